@@ -1,0 +1,5 @@
+import sys
+
+from lossdyn.cli import main
+
+sys.exit(main())
