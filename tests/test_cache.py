@@ -1,0 +1,92 @@
+"""Results cache: keyed by config and lib source, atomic, bypassable."""
+
+from __future__ import annotations
+
+import torch
+import pytest
+
+from lossdyn import cache
+from lossdyn.experiments.soft_ce_geometry import SoftCEGeometryConfig, run
+
+from test_config import GOOD
+
+
+@pytest.fixture
+def cfg():
+    return SoftCEGeometryConfig.from_mapping({**GOOD, "grid": 21, "n_cut": 21, "n_bound_samples": 200})
+
+
+@pytest.fixture
+def calls():
+    return []
+
+
+@pytest.fixture
+def counting_run(calls):
+    def _run(c):
+        calls.append(c)
+        return run(c)
+
+    return _run
+
+
+def test_key_depends_on_every_result_field_and_the_lib(cfg, monkeypatch):
+    base = cache.cache_key(cfg)
+    assert cache.cache_key(SoftCEGeometryConfig.from_mapping(cfg.to_dict())) == base
+    for key, value in [("p_d", 0.9), ("seed", 1), ("grid", 23), ("dtype", "float32")]:
+        assert cache.cache_key(SoftCEGeometryConfig.from_mapping({**cfg.to_dict(), key: value})) != base
+    monkeypatch.setattr(cache, "lib_source_hash", lambda: "a different library")
+    assert cache.cache_key(cfg) != base
+
+
+def test_lib_source_hash_is_stable():
+    assert cache.lib_source_hash() == cache.lib_source_hash()
+    assert len(cache.lib_source_hash()) == 64
+
+
+def test_second_run_is_a_hit_with_identical_result(cfg, tmp_path, monkeypatch, counting_run, calls):
+    monkeypatch.setenv("LOSSDYN_CACHE", "on")
+    first, info1 = cache.cached_run(cfg, counting_run, root=tmp_path)
+    second, info2 = cache.cached_run(cfg, counting_run, root=tmp_path)
+    assert (info1.hit, info2.hit) == (False, True) and len(calls) == 1
+    assert info1.key == info2.key
+    entry = tmp_path / "results" / cfg.notebook / info1.key
+    assert {p.name for p in entry.iterdir()} == {"result.pt", "config.json", "meta.json"}
+    for k, v in first.items():
+        if isinstance(v, torch.Tensor):
+            assert torch.equal(v, second[k]), k
+        else:
+            assert v == second[k], k
+
+
+def test_off_and_refresh_modes(cfg, tmp_path, monkeypatch, counting_run, calls):
+    monkeypatch.setenv("LOSSDYN_CACHE", "off")
+    _, info = cache.cached_run(cfg, counting_run, root=tmp_path)
+    assert not info.hit and not (tmp_path / "results").exists()
+    monkeypatch.setenv("LOSSDYN_CACHE", "on")
+    cache.cached_run(cfg, counting_run, root=tmp_path)
+    monkeypatch.setenv("LOSSDYN_CACHE", "refresh")
+    _, info = cache.cached_run(cfg, counting_run, root=tmp_path)
+    assert not info.hit and len(calls) == 3
+    monkeypatch.setenv("LOSSDYN_CACHE", "sometimes")
+    with pytest.raises(ValueError, match="LOSSDYN_CACHE"):
+        cache.cached_run(cfg, counting_run, root=tmp_path)
+
+
+def test_failed_write_leaves_no_entry(cfg, tmp_path, monkeypatch):
+    monkeypatch.setenv("LOSSDYN_CACHE", "on")
+
+    def broken_save(*args, **kwargs):
+        raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(cache.torch, "save", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        cache.cached_run(cfg, run, root=tmp_path)
+    folder = tmp_path / "results" / cfg.notebook
+    assert list(folder.iterdir()) == []  # neither a final entry nor a temporary folder
+
+
+def test_run_is_deterministic(cfg):
+    a, b = run(cfg), run(cfg)
+    for k, v in a.items():
+        assert torch.equal(v, b[k]) if isinstance(v, torch.Tensor) else v == b[k], k
