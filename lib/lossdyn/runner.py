@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from lossdyn.claims import VERDICTS
 from lossdyn.config import ConfigError, ExperimentConfig, config_class
 from lossdyn.paths import figure_dir, find_root, generated_dir, notebook_dir, params_dir
 
@@ -245,22 +246,43 @@ def _md(text: str) -> str:
     return re.sub(r"([|*`$<>\\])", r"\\\1", str(text)).replace("\n", " ")
 
 
+def _execution_meta(name: str, root: Path) -> dict[str, Any]:
+    """The runner's record in an executed notebook's metadata ({} if absent)."""
+    import nbformat
+
+    path = generated_dir(root) / f"{name}.ipynb"
+    if not path.is_file():
+        return {}
+    return nbformat.read(path, as_version=4).metadata.get(_META_KEY, {})
+
+
+def _changes(meta: Mapping[str, Any]) -> str:
+    changed = ", ".join(f"{k}={v}" for k, v in meta.get("overrides", {}).items())
+    return f"{meta.get('profile', '?')} profile" + (f"; {changed}" if changed else "")
+
+
 def write_claims_page(root: Path) -> Path:
     """``book/generated/claims.md``: every figure's claims with measured numbers and verdicts."""
     sidecars = sorted(figure_dir(root).glob("*.json"))
-    counts: dict[str, int] = {}
-    sections = []
+    totals: dict[str, int] = {}
+    summary_rows, sections = [], []
     for path in sidecars:
         data = json.loads(path.read_text())
         name = data["notebook"]
+        counts = {v: 0 for v in VERDICTS}
         rows = []
         for c in data.get("claims", []):
-            counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+            counts[c["verdict"]] += 1
+            totals[c["verdict"]] = totals.get(c["verdict"], 0) + 1
             rows.append(f"| {_md(c['id'])} | {_md(c['claim'])} | {_md(c['measured'])} | **{c['verdict']}** |")
+        summary_rows.append(f"| {{doc}}`{name} <{name}>` | " + " | ".join(str(counts[v]) for v in VERDICTS) + " |")
         sections.append(
-            f"## {{doc}}`{name}`\n\n| id | claim (paper) | measured | verdict |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+            f"## {{doc}}`{name}`\n\nMeasured with the {_md(_changes(_execution_meta(name, root)))}.\n\n"
+            "| id | claim (paper) | measured | verdict |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
         )
-    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no claims yet"
+    overall = ", ".join(f"{totals[v]} {v}" for v in VERDICTS if v in totals) or "no claims yet"
+    table = ("| page | " + " | ".join(VERDICTS) + " |\n|---|" + "---|" * len(VERDICTS) + "\n" + "\n".join(summary_rows)
+             if summary_rows else "")
     body = "\n".join(sections) or "No notebook has been executed yet.\n"
     text = f"""# Claims and verdicts
 
@@ -268,7 +290,9 @@ Every statement of the papers that a page checks, with the number we measured an
 (`reproduced`, `partial`, `not reproduced`). Generated from the JSON sidecars in `book/figures/`
 at build time; a verdict is computed by the lib from the measurement, never typed in.
 
-**Summary:** {summary}.
+**Summary:** {overall}.
+
+{table}
 
 {body}"""
     out = generated_dir(root) / "claims.md"
@@ -288,56 +312,109 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def write_status_page(root: Path) -> Path:
-    """``book/generated/status.md``: machine, versions, device and per-notebook run time and cache key."""
-    import nbformat
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_summary() -> dict[str, Any]:
+    """What machine this is: platform, CPU, cores, torch threads, CUDA device."""
     import torch
+
+    return {
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)",
+    }
+
+
+def record_paper_run(job: Job, root: Path) -> None:
+    """Update ``book/measured/paper_profile_runs.json`` (committed) with this paper-profile run."""
+    path = root / "book" / "measured" / "paper_profile_runs.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(path.read_text()) if path.is_file() else {}
+    sidecar = figure_dir(root) / f"{job.name}.json"
+    run = json.loads(sidecar.read_text()).get("run", {}) if sidecar.is_file() else {}
+    machine = machine_summary()
+    runs[job.name] = {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "seconds": round(job.seconds, 1),
+        "compute_seconds": run.get("compute_seconds"),
+        "from_cache": run.get("hit"),
+        "device": run.get("device"),
+        "machine": f"{machine['cpu']}, {machine['cores']} cores" + ("" if machine["cuda"].startswith("none") else f", {machine['cuda']}"),
+        "overrides": job.inject,
+    }
+    path.write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
+
+
+def write_status_page(root: Path) -> Path:
+    """``book/generated/status.md``: per-notebook run time and cache key, paper-profile runs, machine, versions."""
+    import nbformat
 
     rows = []
     for path in sorted(generated_dir(root).glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        meta = nb.metadata.get(_META_KEY, {})
-        if meta.get("placeholder"):
-            rows.append(f"| {{doc}}`{path.stem} <{path.stem}>` | not executed | | | | | |")
+        meta = nbformat.read(path, as_version=4).metadata
+        mine = meta.get(_META_KEY, {})
+        link = f"{{doc}}`{path.stem} <{path.stem}>`"
+        if mine.get("placeholder") or "papermill" not in meta:
+            rows.append(f"| {link} | not executed | | | |")
             continue
         sidecar = figure_dir(root) / f"{path.stem}.json"
         run = json.loads(sidecar.read_text()).get("run", {}) if sidecar.is_file() else {}
-        duration = nb.metadata.get("papermill", {}).get("duration")
-        changed = ", ".join(f"{k}={v}" for k, v in meta.get("overrides", {}).items()) or "none"
-        hit = {True: "read from cache", False: "computed"}.get(run.get("hit"), "n/a")
-        rows.append(
-            f"| {{doc}}`{path.stem} <{path.stem}>` | {meta.get('profile', '?')} | {_md(changed)} | "
-            f"{duration:.1f} s | {run.get('device', 'n/a')} | `{run.get('key', 'n/a')}` | {hit}, {run.get('compute_seconds', 0):.2f} s |"
-            if duration is not None else f"| {{doc}}`{path.stem} <{path.stem}>` | {meta.get('profile', '?')} | {_md(changed)} | n/a | | | |"
-        )
+        duration = meta["papermill"].get("duration") or 0.0
+        result = {True: "from cache", False: f"computed in {run.get('compute_seconds', 0):.1f} s"}.get(run.get("hit"), "n/a")
+        rows.append(f"| {link} | {_md(_changes(mine))} | {duration:.1f} s | {result} on {run.get('device', '?')} | `{run.get('key', 'n/a')}` |")
+    paper_path = root / "book" / "measured" / "paper_profile_runs.json"
+    paper = json.loads(paper_path.read_text()) if paper_path.is_file() else {}
+    paper_rows = "\n".join(
+        f"| {{doc}}`{name} <{name}>` | {r['seconds']:.0f} s | {_md(r['machine'])} | {r['device']} | {r['date']} |"
+        for name, r in paper.items() if (generated_dir(root) / f"{name}.ipynb").is_file()
+    ) or "| (none recorded yet) | | | | |"
+    machine = machine_summary()
+    machine_rows = "\n".join(f"| {k.replace('_', ' ')} | {_md(v)} |" for k, v in machine.items())
     versions = "\n".join(f"| {k} | {v} |" for k, v in _versions().items())
-    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)"
     text = f"""# Build status
 
 What machine built this book, with which versions, and how long each notebook took.
 Generated by `python -m lossdyn build` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.
 
-| machine | |
+## Notebooks in this build
+
+Run time is papermill's wall time for the whole notebook (kernel start included). *Result*
+says whether the numbers were computed in that run or read from the results cache
+(`results/<notebook>/<key>/`), where the key hashes the parameters, the device type and the
+library's source.
+
+| notebook | profile and changed parameters | run time | result | cache key |
+|---|---|---|---|---|
+{chr(10).join(rows)}
+
+## Paper profile: measured runs
+
+Wall times of the last `python -m lossdyn build --profile paper` run of each notebook, as recorded
+in `book/measured/paper_profile_runs.json` (committed with the code that produced them).
+
+| notebook | wall time | machine | device | date |
+|---|---|---|---|---|
+{paper_rows}
+
+## Machine
+
+| | |
 |---|---|
-| platform | {_md(platform.platform())} |
-| processor | {_md(platform.processor() or platform.machine())} |
-| CPU cores | {os.cpu_count()} |
-| torch threads | {torch.get_num_threads()} |
-| CUDA device | {_md(cuda)} |
+{machine_rows}
 
 | package | version |
 |---|---|
 {versions}
-
-## Notebooks
-
-Run time is papermill's wall time for the whole notebook (kernel start included); the last
-column says whether the result was computed in that run or read from the results cache
-(`results/<notebook>/<key>/`), and how long computing it took.
-
-| notebook | profile | parameters changed | run time | device | cache key | result |
-|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
 """
     out = generated_dir(root) / "status.md"
     out.write_text(text)
@@ -380,6 +457,8 @@ def build(
             log(f"FAILED after {job.seconds:.1f} s: {job.error}")
             continue
         postprocess(job, root)
+        if job.profile == "paper":
+            record_paper_run(job, root)
         log(f"done in {job.seconds:.1f} s")
     out_dir = generated_dir(root)
     out_dir.mkdir(parents=True, exist_ok=True)
