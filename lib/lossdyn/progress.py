@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from typing import TypeVar
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: tqdm.auto needs ipywidgets and warns without it
 
 __all__ = ["progress", "quiet"]
 

@@ -1,0 +1,335 @@
+"""Paper 1, Figures 2–4: the two-spirals ResNet with and without the soft-CE stage cost (Section 6).
+
+One run trains, together (one :class:`lossdyn.turnpike_training.ResNetStack`), for each of
+``seeds`` initialisations: the depth-N network of block (26) on the OCP (5) with the stage cost
+(17), the same network without the stage cost (γ·terminal loss + r only), and, when
+``lr_paper`` > 0, the stage-cost network at the paper's learning rate. Every network is then
+measured layer by layer on the training and the held-out test set (spec §4): L_k, acc_k, d_k,
+‖u_k‖, k⋆ and #Q̄_ε, and cropped after its k⋆ without retraining.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+
+from lossdyn import data as datasets
+from lossdyn.claims import Claim, verdict
+from lossdyn.config import ExperimentConfig, register
+from lossdyn.device import DTYPES, resolve_device, resolve_dtype
+from lossdyn.soft_ce import delta, target_entropy
+from lossdyn.turnpike_training import intra_op_threads, train_and_measure
+
+__all__ = [
+    "TwoSpiralsConfig",
+    "claims",
+    "cropping_table",
+    "key_numbers",
+    "layer_table",
+    "network_table",
+    "run",
+    "setup_table",
+]
+
+C = 2
+#: Seed offsets: training data = seed, test data = seed + 1, network i = seed + NET_SEED_OFFSET + i.
+NET_SEED_OFFSET = 100
+#: Q1: "separated in the first ten layers" — we accept k⋆_acc ≤ 10 + 5 (spec §5).
+Q1_MAX_LAYERS = 15
+#: Q2/Q1: a network counts as trained when its final training accuracy is at least this.
+TRAINED_ACC = 0.9
+
+
+@register
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TwoSpiralsConfig(ExperimentConfig):
+    """Parameters of ``p1_fig2_4_two_spirals`` (see the notebook for their defaults)."""
+
+    notebook = "p1_fig2_4_two_spirals"
+
+    n_per_class: int  # points per class (the paper: 480 samples in all)
+    spiral: str  # random (2.17 turns, default) or cmu (the classic 3-turn benchmark)
+    noise: float  # width of the centred uniform noise, in the generator's units
+    augment_dim: int  # state dimension n >= 2; n > 2 zero-pads the input (Remark 4)
+    depth: int  # N, number of residual blocks
+    width: int  # hidden width of block (26)
+    activation: str  # σ1: tanh (paper) or relu
+    p_d: float  # smoothed target probability of the true class, eq. (12)
+    gamma: float  # terminal weight γ
+    weight_decay: float  # r, applied as Adam's weight decay
+    lr: float  # working Adam learning rate
+    lr_paper: float  # the paper's learning rate, trained beside (0 skips it)
+    steps: int  # full-batch Adam iterations
+    seeds: int  # number of initialisations of each network
+    eps_required: float  # ε of k⋆ (relative to the drop L_0 − L_N)
+    eps_turnpike: float  # ε of Q_ε (RMS distance to X⋆_y)
+    threads: int  # torch intra-op threads during the run (0 leaves the setting alone)
+    dtype: str  # float32 or float64
+
+    def validate(self) -> None:
+        self._require("n_per_class", 2 <= self.n_per_class <= 100_000, "2 <= n_per_class <= 100000")
+        self._require("spiral", self.spiral in ("random", "cmu"), "random or cmu")
+        self._require("noise", 0.0 <= self.noise <= 10.0, "0 <= noise <= 10")
+        self._require("augment_dim", 2 <= self.augment_dim <= 1024, "2 <= augment_dim <= 1024 (the state holds the 2 features)")
+        self._require("depth", 1 <= self.depth <= 1000, "1 <= depth <= 1000")
+        self._require("width", 1 <= self.width <= 4096, "1 <= width <= 4096")
+        self._require("activation", self.activation in ("tanh", "relu"), "tanh or relu (σ1(0) = 0)")
+        self._require("p_d", 0.5 < self.p_d < 1.0, "1/C < p_d < 1, i.e. 0.5 < p_d < 1")
+        self._require("gamma", 0.0 < self.gamma <= 1e6, "0 < gamma <= 1e6")
+        self._require("weight_decay", 0.0 <= self.weight_decay <= 10.0, "0 <= weight_decay <= 10")
+        self._require("lr", 0.0 < self.lr <= 10.0, "0 < lr <= 10")
+        self._require("lr_paper", 0.0 <= self.lr_paper <= 10.0, "0 <= lr_paper <= 10 (0 skips it)")
+        self._require("steps", 1 <= self.steps <= 10_000_000, "1 <= steps <= 1e7")
+        self._require("seeds", 1 <= self.seeds <= 100, "1 <= seeds <= 100")
+        self._require("eps_required", 0.0 < self.eps_required < 1.0, "0 < eps_required < 1")
+        self._require("eps_turnpike", self.eps_turnpike > 0.0, "eps_turnpike > 0")
+        self._require("threads", 0 <= self.threads <= 1024, "0 <= threads (0 leaves torch's setting)")
+        self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
+
+
+def network_specs(cfg: TwoSpiralsConfig) -> list[dict[str, Any]]:
+    """The networks of one run: per seed, with and without the stage cost, then at the paper's lr."""
+    nets = []
+    for i in range(cfg.seeds):
+        s = cfg.seed + NET_SEED_OFFSET + i
+        nets.append({"role": "stage", "label": f"stage cost, seed {i}", "stage_cost": True, "lr": cfg.lr, "seed": s,
+                     "seed_index": i})
+        nets.append({"role": "without", "label": f"without stage cost, seed {i}", "stage_cost": False, "lr": cfg.lr,
+                     "seed": s, "seed_index": i})
+    if cfg.lr_paper > 0:
+        for i in range(cfg.seeds):
+            s = cfg.seed + NET_SEED_OFFSET + i
+            nets.append({"role": "paper_lr", "label": f"stage cost, lr {cfg.lr_paper:g}, seed {i}", "stage_cost": True,
+                         "lr": cfg.lr_paper, "seed": s, "seed_index": i})
+    for spec in nets:
+        spec["depth"] = cfg.depth
+    return nets
+
+
+def run(cfg: TwoSpiralsConfig) -> dict[str, Any]:
+    """Train and measure every network of :func:`network_specs`; see the module docstring."""
+    device, dtype = resolve_device(cfg.device), resolve_dtype(cfg.dtype)
+    with intra_op_threads(cfg.threads):
+        data = datasets.two_spirals_split(cfg.n_per_class, seed=cfg.seed, kind=cfg.spiral, noise=cfg.noise,
+                                          n=cfg.augment_dim, dtype=dtype)
+        nets = network_specs(cfg)
+        records = train_and_measure(
+            nets, data, n=cfg.augment_dim, width=cfg.width, activation=cfg.activation, C=C, p_d=cfg.p_d,
+            gamma=cfg.gamma, weight_decay=cfg.weight_decay, eps_required=cfg.eps_required,
+            eps_turnpike=cfg.eps_turnpike, steps=cfg.steps, keep=C, keep_nets=(0, 1), device=device,
+            dtype=dtype, desc="two spirals",
+        )
+    return {
+        "config": cfg.to_dict(),
+        "x_train": data["x_train"][:, :C].double(),
+        "y_train": data["y_train"],
+        "x_test": data["x_test"][:, :C].double(),
+        "y_test": data["y_test"],
+        "z_star": -delta(C, cfg.p_d),
+        "loss_uniform": math.log(C) - target_entropy(C, cfg.p_d),
+        "networks": records,
+    }
+
+
+# -- numbers ----------------------------------------------------------------------------------
+def _role(res: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [r for r in res["networks"] if r["role"] == role]
+
+
+def _tail_max(values: torch.Tensor, k: int) -> float:
+    """max of ``values[k:]`` (0 when empty)."""
+    tail = values[k:]
+    return float(tail.max()) if tail.numel() else 0.0
+
+
+def final_z(rec: dict[str, Any], y: torch.Tensor) -> tuple[float, float]:
+    """Median z_N = x_N,1 − x_N,2 of each class on the training set (needs ``states``)."""
+    z = rec["states"][-1, :, 0] - rec["states"][-1, :, 1]
+    return float(z[y == 0].median()), float(z[y == 1].median())
+
+
+def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
+    """The numbers the page quotes (first seed first; lists over seeds)."""
+    stage, without, paper = _role(res, "stage"), _role(res, "without"), _role(res, "paper_lr")
+    s0, w0 = stage[0], without[0]
+    out = {
+        "k_star_stage_cost": s0["train_summary"]["k_star"],
+        "k_star_without": w0["train_summary"]["k_star"],
+        "acc_at_k_star": s0["crop"]["test_acc"],
+        "acc_at_N": float(s0["test"]["acc"][-1]),
+        "k_star_stage_cost_per_seed": [r["train_summary"]["k_star"] for r in stage],
+        "k_star_without_per_seed": [r["train_summary"]["k_star"] for r in without],
+        "k_star_acc_stage_cost_per_seed": [r["train_summary"]["k_star_acc"] for r in stage],
+        "k_star_acc_without_per_seed": [r["train_summary"]["k_star_acc"] for r in without],
+        "train_acc_at_N_stage_cost_per_seed": [float(r["train"]["acc"][-1]) for r in stage],
+        "train_acc_at_N_without_per_seed": [float(r["train"]["acc"][-1]) for r in without],
+        "test_acc_at_N_stage_cost_per_seed": [float(r["test"]["acc"][-1]) for r in stage],
+        "test_acc_at_N_without_per_seed": [float(r["test"]["acc"][-1]) for r in without],
+        "off_turnpike_stage_cost_per_seed": [r["train_summary"]["off_turnpike"] for r in stage],
+        "final_z_median_class0_class1": list(final_z(s0, res["y_train"])),
+        "z_star": res["z_star"],
+        "layer_loss_train_stage_cost": s0["train"]["loss"],
+        "layer_loss_train_without": w0["train"]["loss"],
+    }
+    if paper:
+        out["paper_lr_train_acc_at_N_per_seed"] = [float(r["train"]["acc"][-1]) for r in paper]
+        out["paper_lr_max_u_norm_per_seed"] = [float(r["u_norm"].max()) for r in paper]
+    return out
+
+
+def claims(res: dict[str, Any]) -> list[Claim]:
+    """Q1, Q2, Q4 (spirals analogue), Q5, Q6 of spec §5 and the paper's learning rate."""
+    cfg = res["config"]
+    N = cfg["depth"]
+    stage, without, paper = _role(res, "stage"), _role(res, "without"), _role(res, "paper_lr")
+    trained = [float(r["train"]["acc"][-1]) >= TRAINED_ACC for r in stage]
+
+    # Q1: separated within ~10 layers, then the turnpike (loss flat, controls small).
+    k_acc = [r["train_summary"]["k_star_acc"] for r in stage]
+    k_loss = [r["train_summary"]["k_star"] for r in stage]
+    u_tail = [_tail_max(r["u_norm"], r["train_summary"]["k_star"] + 1) for r in stage]
+    u_head = [float(r["u_norm"][: max(r["train_summary"]["k_star"], 1)].max()) for r in stage]
+    q1 = [ka <= Q1_MAX_LAYERS and ok for ka, ok in zip(k_acc, trained)]
+    q1_text = "; ".join(
+        f"seed {i}: acc_N {float(r['train']['acc'][-1]):.3f}, k*_acc {ka}, k*(loss, 5%) {kl}, "
+        f"max ||u_k|| before k* {uh:.2f}, after k* {ut:.2f}"
+        for i, (r, ka, kl, uh, ut) in enumerate(zip(stage, k_acc, k_loss, u_head, u_tail))
+    )
+
+    # Q2: final states close to both minimiser lines z = ±ln 19.
+    z_star = res["z_star"]
+    z0, z1 = final_z(stage[0], res["y_train"])
+    d_N = float(stage[0]["train"]["dist"][-1])
+    q2 = abs(z0 - z_star) <= 0.5 and abs(z1 + z_star) <= 0.5
+    q2_text = (f"seed 0: median z_N = {z0:+.3f} (class 1) and {z1:+.3f} (class 2) against ±{z_star:.3f}; "
+               f"RMS distance d_N = {d_N:.3f}; train acc_N {float(stage[0]['train']['acc'][-1]):.3f}")
+
+    # Q4 (spirals analogue): without the stage cost the network needs its full depth.
+    kw = [r["train_summary"]["k_star"] for r in without]
+    full = [k >= 0.8 * N for k in kw]
+    q4_text = "; ".join(
+        f"seed {i}: k*(loss, 5%) {k} of N = {N}, k*_acc {r['train_summary']['k_star_acc']}, acc_N "
+        f"{float(r['train']['acc'][-1]):.3f}" for i, (r, k) in enumerate(zip(without, kw))
+    )
+
+    # Q5: the turnpike also on the test data.
+    kt = [r["test_summary"]["k_star"] for r in stage]
+    q5 = [k <= N / 2 for k in kt]
+    q5_text = "; ".join(
+        f"seed {i}: test k* {k} (train {r['train_summary']['k_star']}), test L_N {float(r['test']['loss'][-1]):.4f}, "
+        f"test acc_N {float(r['test']['acc'][-1]):.3f}" for i, (r, k) in enumerate(zip(stage, kt))
+    )
+
+    # Q6: cropping after the turnpike keeps the test performance.
+    drops = [float(r["test"]["acc"][-1]) - r["crop"]["test_acc"] for r in stage]
+    q6 = [d <= 0.01 for d in drops]
+    q6_text = "; ".join(
+        f"seed {i}: test acc cropped at k* = {r['crop']['k']}: {r['crop']['test_acc']:.3f}, full N = {N}: "
+        f"{float(r['test']['acc'][-1]):.3f}" for i, r in enumerate(stage)
+    ) + "; without the stage cost, cropped at the same k*: " + ", ".join(
+        f"{float(w['test']['acc'][r['crop']['k']]):.3f}" for r, w in zip(stage, without)
+    )
+
+    out = [
+        Claim("P1-Q1", "Two spirals: the classes are separated in the first ten layers, after which the optimal "
+              "steady state is reached (turnpike) (Fig. 3).", q1_text, verdict(all(q1), partly=any(q1))),
+        Claim("P1-Q2", "Two spirals: the final layer's states lie closely scattered around the minimiser sets of "
+              "both classes (Fig. 4).", q2_text, verdict(q2 and trained[0], partly=trained[0])),
+        Claim("P1-Q4s", "Without the stage cost the network needs its full depth (two-spirals analogue of Q4, "
+              "stated for MNIST).", q4_text, verdict(all(full), partly=any(full))),
+        Claim("P1-Q5s", "The turnpike also shows on test data (two spirals).", q5_text, verdict(all(q5), partly=any(q5))),
+        Claim("P1-Q6s", "The layers after the turnpike can be cropped without changing the performance (two spirals).",
+              q6_text, verdict(all(q6), partly=any(q6))),
+    ]
+    if paper:
+        acc = [float(r["train"]["acc"][-1]) for r in paper]
+        kp = [r["train_summary"]["k_star"] for r in paper]
+        ok = [a >= TRAINED_ACC and k <= N / 2 for a, k in zip(acc, kp)]
+        text = "; ".join(
+            f"seed {i}: train acc_N {a:.3f}, L_N {float(r['train']['loss'][-1]):.4f}, max ||u_k|| "
+            f"{float(r['u_norm'].max()):.2f} (working lr: {float(s['u_norm'].max()):.2f})"
+            for i, (r, a, s) in enumerate(zip(paper, acc, stage))
+        )
+        out.append(Claim("P1-lr", f"Adam with learning rate {cfg['lr_paper']:g} (the paper's) trains the two-spirals "
+                         "network with the stage cost.", text, verdict(all(ok), partly=any(ok))))
+    return out
+
+
+# -- tables -----------------------------------------------------------------------------------
+def setup_table(res: dict[str, Any]) -> str:
+    cfg = res["config"]
+    nets = res["networks"]
+    rows = [
+        ("data", f"{cfg['spiral']} spirals, {2 * cfg['n_per_class']} training + {2 * cfg['n_per_class']} test points, "
+                 f"noise {cfg['noise']:g}"),
+        ("state dimension n", f"{cfg['augment_dim']} (loss on the first C = 2 components)"),
+        ("network", f"N = {cfg['depth']} blocks (26), width {cfg['width']}, σ1 = {cfg['activation']}, "
+                    f"{nets[0]['n_parameters']} parameters"),
+        ("objective", f"p_d = {cfg['p_d']:g}, γ = {cfg['gamma']:g}, r = {cfg['weight_decay']:g} as Adam weight decay"),
+        ("training", f"full batch, Adam, {cfg['steps']} steps, lr {cfg['lr']:g}"
+                     + (f" (and the paper's {cfg['lr_paper']:g} beside)" if cfg["lr_paper"] > 0 else "")),
+        ("z⋆ = ln 19 (turnpike level of z = x1 − x2)", f"±{res['z_star']:.6f}"),
+        ("L_0 if softmax were uniform", f"{res['loss_uniform']:.6f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def network_table(res: dict[str, Any]) -> str:
+    """One line per network: final accuracy and loss, k⋆, #Q̄_ε."""
+    head = f"{'network':<34} {'train acc':>9} {'test acc':>8} {'train L_N':>9} {'k*':>3} {'k*_acc':>6} {'k*_abs':>6} {'#off':>4} {'max|u|':>7}"
+    lines = [head, "-" * len(head)]
+    for r in res["networks"]:
+        s = r["train_summary"]
+        lines.append(
+            f"{r['label']:<34} {float(r['train']['acc'][-1]):>9.4f} {float(r['test']['acc'][-1]):>8.4f} "
+            f"{float(r['train']['loss'][-1]):>9.4f} {s['k_star']:>3d} {s['k_star_acc']:>6d} {s['k_star_abs']:>6d} "
+            f"{s['off_turnpike']:>4d} {float(r['u_norm'].max()):>7.2f}"
+        )
+    return "\n".join(lines)
+
+
+def layer_table(res: dict[str, Any], every: int = 3) -> str:
+    """L_k, acc_k and ‖u_k‖ per layer for the first seed, with and without the stage cost (training set)."""
+    s, w = _role(res, "stage")[0], _role(res, "without")[0]
+    N = res["config"]["depth"]
+    head = (f"{'k':>3}  {'L_k stage':>9} {'acc_k':>6} {'|u_k|':>6} {'d_k':>6}   "
+            f"{'L_k without':>11} {'acc_k':>6} {'|u_k|':>6} {'d_k':>6}")
+    lines = [head, "-" * len(head)]
+    ks = sorted(set(range(0, N + 1, every)) | {N})
+    for k in ks:
+        us = f"{float(s['u_norm'][k]):>6.3f}" if k < N else f"{'':>6}"
+        uw = f"{float(w['u_norm'][k]):>6.3f}" if k < N else f"{'':>6}"
+        lines.append(
+            f"{k:>3}  {float(s['train']['loss'][k]):>9.4f} {float(s['train']['acc'][k]):>6.3f} {us} "
+            f"{float(s['train']['dist'][k]):>6.3f}   {float(w['train']['loss'][k]):>11.4f} "
+            f"{float(w['train']['acc'][k]):>6.3f} {uw} {float(w['train']['dist'][k]):>6.3f}"
+        )
+    return "\n".join(lines)
+
+
+def cropping_table(res: dict[str, Any]) -> str:
+    """Test accuracy and loss of each network cropped after k⋆ (5 % rule) and after k⋆_abs (0.01 nats),
+    against the full depth; then the baseline cropped where the stage-cost network may be cropped."""
+    N = res["config"]["depth"]
+    head = (f"{'network':<34} {'crop':>6} {'k':>3} {'test acc @k':>11} {'@N':>6} {'test L @k':>9} {'@N':>7} "
+            f"{'|Δx|':>8}")
+    lines = [head, "-" * len(head)]
+    for r in res["networks"]:
+        for name, c in (("k*", r["crop"]), ("k*_abs", r["crop_abs"])):
+            lines.append(
+                f"{r['label']:<34} {name:>6} {c['k']:>3d} {c['test_acc']:>11.4f} {float(r['test']['acc'][-1]):>6.4f} "
+                f"{c['test_loss']:>9.4f} {float(r['test']['loss'][-1]):>7.4f} {c['max_state_diff']:>8.1e}"
+            )
+    stage, without = _role(res, "stage"), _role(res, "without")
+    lines.append("")
+    lines.append("without the stage cost, cropped where the stage-cost network may be cropped (k* of the same seed):")
+    for i, (s, w) in enumerate(zip(stage, without)):
+        k = s["crop"]["k"]
+        lines.append(f"  seed {i}: k = {k}: test acc {float(w['test']['acc'][k]):.4f}, test L {float(w['test']['loss'][k]):.4f}"
+                     f" (full depth N = {N}: {float(w['test']['acc'][-1]):.4f})")
+    return "\n".join(lines)
+
