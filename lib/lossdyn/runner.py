@@ -263,7 +263,8 @@ def _changes(meta: Mapping[str, Any]) -> str:
 
 def write_claims_page(root: Path) -> Path:
     """``book/generated/claims.md``: every figure's claims with measured numbers and verdicts."""
-    sidecars = sorted(figure_dir(root).glob("*.json"))
+    pages = set(toc_generated_pages(root))  # stale or unlisted notebooks are not linked
+    sidecars = sorted(p for p in figure_dir(root).glob("*.json") if p.stem in pages)
     totals: dict[str, int] = {}
     summary_rows, sections = [], []
     for path in sidecars:
@@ -359,8 +360,9 @@ def write_status_page(root: Path) -> Path:
     """``book/generated/status.md``: per-notebook run time and cache key, paper-profile runs, machine, versions."""
     import nbformat
 
+    pages = set(toc_generated_pages(root))
     rows = []
-    for path in sorted(generated_dir(root).glob("*.ipynb")):
+    for path in sorted(p for p in generated_dir(root).glob("*.ipynb") if p.stem in pages):
         meta = nbformat.read(path, as_version=4).metadata
         mine = meta.get(_META_KEY, {})
         link = f"{{doc}}`{path.stem} <{path.stem}>`"
