@@ -23,10 +23,10 @@ from lossdyn.turnpike import (
     required_depth_acc,
     stays_from,
 )
+from lossdyn.device import intra_op_threads
 from lossdyn.turnpike_training import (
     FlatAdam,
     ResNetStack,
-    intra_op_threads,
     objective_weights,
     stack_losses,
     stage_losses_fast,

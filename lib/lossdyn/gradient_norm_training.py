@@ -14,15 +14,15 @@ Losses are means over the n samples (the question's sums times 1/n: only the ste
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
+
 from typing import Any
 
 import torch
 
 from lossdyn import gradient_norms as gn
 from lossdyn import relu_mlp
+from lossdyn.device import intra_op_threads
 from lossdyn.progress import progress
 
 __all__ = ["LOSSES", "checkpoint_steps", "random_label_data", "train"]
@@ -30,19 +30,6 @@ __all__ = ["LOSSES", "checkpoint_steps", "random_label_data", "train"]
 #: The losses, in the order of every loss axis: L₁ (question), L₂ (question), Paper 2's MSE.
 LOSSES = ("mse_softmax", "cross_entropy", "mse_logits")
 _LOSS_FNS = (gn.mse_softmax, gn.cross_entropy, gn.mse_logits)
-
-
-@contextlib.contextmanager
-def _one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """One intra-op thread on CPU (these small matmuls run several times faster than with two
-    threads on a shared machine); restored afterwards; nothing changes on a GPU."""
-    old = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def random_label_data(n: int, d: int, k: int, *, generator: torch.Generator,
@@ -108,7 +95,7 @@ def train(X: torch.Tensor, y: torch.Tensor, *, m: int, L: int, k: int, n_seeds: 
     ``checkpoints`` (list of steps) and per checkpoint the tangent-kernel quantities of
     :func:`_checkpoint` stacked to ``(S, J, n_checkpoints, …)``, plus ``n_params`` and ``lr`` ``(S, J)``.
     """
-    with _one_cpu_thread(X.device):
+    with intra_op_threads(1 if X.device.type == "cpu" else 0):
         return _train(X, y, m=m, L=L, k=k, n_seeds=n_seeds, eta=eta, steps=steps, n_checkpoints=n_checkpoints,
                       generator=generator, desc=desc)
 

@@ -23,14 +23,13 @@ block by block, so a network's initial blocks do not depend on what else is in t
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 
-from lossdyn.device import generator
+from lossdyn.device import generator, intra_op_threads
 from lossdyn.progress import progress
 from lossdyn.resnet_oc import ACTIVATIONS, ResNetOC
 from lossdyn.soft_ce import distance_to_minimiser_set, soft_cross_entropy, target_entropy
@@ -38,7 +37,6 @@ from lossdyn.soft_ce import distance_to_minimiser_set, soft_cross_entropy, targe
 __all__ = [
     "FlatAdam",
     "ResNetStack",
-    "intra_op_threads",
     "layer_metrics",
     "objective_weights",
     "stack_losses",
@@ -46,18 +44,6 @@ __all__ = [
     "train_and_measure",
     "train_stack",
 ]
-
-
-@contextlib.contextmanager
-def intra_op_threads(threads: int) -> Iterator[None]:
-    """Run with ``torch.set_num_threads(threads)`` (0: leave as is), restoring the old value after."""
-    old = torch.get_num_threads()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 class ResNetStack:

@@ -22,7 +22,8 @@ from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, resolve_device, resolve_dtype
 from lossdyn.paths import find_root
 from lossdyn.soft_ce import target_entropy
-from lossdyn.turnpike_training import intra_op_threads, train_and_measure
+from lossdyn.device import intra_op_threads
+from lossdyn.turnpike_training import train_and_measure
 
 __all__ = [
     "MnistLayerLossConfig",

@@ -20,7 +20,8 @@ from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, resolve_device, resolve_dtype
 from lossdyn.soft_ce import delta
 from lossdyn.turnpike import off_turnpike_count
-from lossdyn.turnpike_training import intra_op_threads, train_and_measure
+from lossdyn.device import intra_op_threads
+from lossdyn.turnpike_training import train_and_measure
 
 __all__ = ["TurnpikeHorizonConfig", "claims", "count_table", "key_numbers", "off_counts", "run", "slope"]
 

@@ -21,7 +21,8 @@ from lossdyn.claims import Claim, verdict
 from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, resolve_device, resolve_dtype
 from lossdyn.soft_ce import delta, target_entropy
-from lossdyn.turnpike_training import intra_op_threads, train_and_measure
+from lossdyn.device import intra_op_threads
+from lossdyn.turnpike_training import train_and_measure
 
 __all__ = [
     "TwoSpiralsConfig",
