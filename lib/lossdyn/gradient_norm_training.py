@@ -15,7 +15,6 @@ Losses are means over the n samples (the question's sums times 1/n: only the ste
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import torch
