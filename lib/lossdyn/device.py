@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import platform
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
-__all__ = ["DTYPES", "generator", "intra_op_threads", "resolve_device", "resolve_dtype"]
+__all__ = ["DTYPES", "cpu_model", "generator", "intra_op_threads", "resolve_device", "resolve_dtype"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -47,3 +49,14 @@ def intra_op_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), for status pages and benchmark tables."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

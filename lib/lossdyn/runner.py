@@ -28,6 +28,7 @@ import yaml
 
 from lossdyn.claims import VERDICTS
 from lossdyn.config import ConfigError, ExperimentConfig, config_class
+from lossdyn.device import cpu_model
 from lossdyn.paths import figure_dir, find_root, generated_dir, notebook_dir, params_dir
 
 __all__ = ["PROFILES", "Job", "build", "notebook_defaults", "plan_jobs"]
@@ -313,23 +314,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_summary() -> dict[str, Any]:
     """What machine this is: platform, CPU, cores, torch threads, CUDA device."""
     import torch
 
     return {
         "platform": platform.platform(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)",
