@@ -1,8 +1,7 @@
 """Test-suite settings.
 
-* nbval re-executes ``book/generated/*.ipynb``: kernels inherit ``LOSSDYN_CACHE=off`` (every
-  number is recomputed by the code, not read from the results cache) and ``LOSSDYN_QUIET=1``
-  (no progress bars), both set here before any kernel starts.
+* nbval re-executes ``book/generated/*.ipynb`` with the results cache off and progress bars
+  silenced: see the plugin ``lossdyn_pytest_env.py`` (loaded for every pytest invocation).
 * With ``CI=true`` a missing built book is a failure, not a skip (see ``book_built``).
 """
 
@@ -15,11 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 collect_ignore_glob = ["fixtures/*"]
-
-
-def pytest_configure(config):
-    os.environ["LOSSDYN_CACHE"] = "off"
-    os.environ["LOSSDYN_QUIET"] = "1"
 
 
 def in_ci() -> bool:

@@ -90,3 +90,11 @@ def test_run_is_deterministic(cfg):
     a, b = run(cfg), run(cfg)
     for k, v in a.items():
         assert torch.equal(v, b[k]) if isinstance(v, torch.Tensor) else v == b[k], k
+
+
+def test_suite_bypasses_the_results_cache():
+    """Set by the lossdyn_pytest_env plugin for every pytest run, so nbval kernels recompute."""
+    import os
+
+    assert os.environ["LOSSDYN_CACHE"] == "off" and cache.cache_mode() == "off"
+    assert os.environ["LOSSDYN_QUIET"] == "1"

@@ -19,10 +19,9 @@ from typing import Any
 from lossdyn import data as datasets
 from lossdyn.claims import Claim, verdict
 from lossdyn.config import ExperimentConfig, register
-from lossdyn.device import DTYPES, resolve_device, resolve_dtype
+from lossdyn.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.paths import find_root
 from lossdyn.soft_ce import target_entropy
-from lossdyn.device import intra_op_threads
 from lossdyn.turnpike_training import train_and_measure
 
 __all__ = [

@@ -16,11 +16,11 @@ import torch
 
 from lossdyn import data as datasets
 from lossdyn.claims import Claim, verdict
-from lossdyn.config import ExperimentConfig, register
-from lossdyn.device import DTYPES, resolve_device, resolve_dtype
+from lossdyn.config import register
+from lossdyn.device import intra_op_threads, resolve_device, resolve_dtype
+from lossdyn.experiments.two_spirals_turnpike import SpiralsTrainingConfig
 from lossdyn.soft_ce import delta
 from lossdyn.turnpike import off_turnpike_count
-from lossdyn.device import intra_op_threads
 from lossdyn.turnpike_training import train_and_measure
 
 __all__ = ["TurnpikeHorizonConfig", "claims", "count_table", "key_numbers", "off_counts", "run", "slope"]
@@ -36,50 +36,19 @@ SLOPE_GROWING = 0.5
 
 @register
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TurnpikeHorizonConfig(ExperimentConfig):
+class TurnpikeHorizonConfig(SpiralsTrainingConfig):
     """Parameters of ``p1_turnpike_horizon`` (see the notebook for their defaults)."""
 
     notebook = "p1_turnpike_horizon"
 
     depths: tuple[int, ...]  # the depths N to train
-    n_per_class: int  # points per class
-    spiral: str  # random or cmu
-    noise: float  # width of the centred uniform noise
-    augment_dim: int  # state dimension n >= 2
-    width: int  # hidden width of block (26)
-    activation: str  # σ1: tanh or relu
-    p_d: float  # smoothed target probability of the true class
-    gamma: float  # terminal weight γ
-    weight_decay: float  # r as Adam's weight decay
-    lr: float  # Adam learning rate
-    steps: int  # full-batch Adam iterations
-    seeds: int  # initialisations per depth
-    eps_turnpike: float  # the ε of Q_ε quoted in the claim
     eps_grid: tuple[float, ...]  # further ε values shown
-    eps_required: float  # ε of k⋆ (relative)
-    threads: int  # torch intra-op threads during the run (0 leaves the setting alone)
-    dtype: str  # float32 or float64
 
     def validate(self) -> None:
+        super().validate()
         self._require("depths", len(self.depths) >= 2 and all(1 <= d <= 1000 for d in self.depths)
                       and len(set(self.depths)) == len(self.depths), "at least two distinct depths in 1..1000")
-        self._require("n_per_class", 2 <= self.n_per_class <= 100_000, "2 <= n_per_class <= 100000")
-        self._require("spiral", self.spiral in ("random", "cmu"), "random or cmu")
-        self._require("noise", 0.0 <= self.noise <= 10.0, "0 <= noise <= 10")
-        self._require("augment_dim", 2 <= self.augment_dim <= 1024, "2 <= augment_dim <= 1024")
-        self._require("width", 1 <= self.width <= 4096, "1 <= width <= 4096")
-        self._require("activation", self.activation in ("tanh", "relu"), "tanh or relu (σ1(0) = 0)")
-        self._require("p_d", 0.5 < self.p_d < 1.0, "1/C < p_d < 1, i.e. 0.5 < p_d < 1")
-        self._require("gamma", 0.0 < self.gamma <= 1e6, "0 < gamma <= 1e6")
-        self._require("weight_decay", 0.0 <= self.weight_decay <= 10.0, "0 <= weight_decay <= 10")
-        self._require("lr", 0.0 < self.lr <= 10.0, "0 < lr <= 10")
-        self._require("steps", 1 <= self.steps <= 10_000_000, "1 <= steps <= 1e7")
-        self._require("seeds", 1 <= self.seeds <= 100, "1 <= seeds <= 100")
-        self._require("eps_turnpike", self.eps_turnpike > 0.0, "eps_turnpike > 0")
         self._require("eps_grid", all(e > 0 for e in self.eps_grid), "positive values")
-        self._require("eps_required", 0.0 < self.eps_required < 1.0, "0 < eps_required < 1")
-        self._require("threads", 0 <= self.threads <= 1024, "0 <= threads (0 leaves torch's setting)")
-        self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
 
 
 def run(cfg: TurnpikeHorizonConfig) -> dict[str, Any]:

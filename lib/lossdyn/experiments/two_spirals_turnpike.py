@@ -19,12 +19,12 @@ import torch
 from lossdyn import data as datasets
 from lossdyn.claims import Claim, verdict
 from lossdyn.config import ExperimentConfig, register
-from lossdyn.device import DTYPES, resolve_device, resolve_dtype
+from lossdyn.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.soft_ce import delta, target_entropy
-from lossdyn.device import intra_op_threads
 from lossdyn.turnpike_training import train_and_measure
 
 __all__ = [
+    "SpiralsTrainingConfig",
     "TwoSpiralsConfig",
     "claims",
     "cropping_table",
@@ -44,25 +44,20 @@ Q1_MAX_LAYERS = 15
 TRAINED_ACC = 0.9
 
 
-@register
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TwoSpiralsConfig(ExperimentConfig):
-    """Parameters of ``p1_fig2_4_two_spirals`` (see the notebook for their defaults)."""
-
-    notebook = "p1_fig2_4_two_spirals"
+class SpiralsTrainingConfig(ExperimentConfig):
+    """Fields shared by every two-spirals training notebook (data, block (26), objective, Adam, measures)."""
 
     n_per_class: int  # points per class (the paper: 480 samples in all)
     spiral: str  # random (2.17 turns, default) or cmu (the classic 3-turn benchmark)
     noise: float  # width of the centred uniform noise, in the generator's units
     augment_dim: int  # state dimension n >= 2; n > 2 zero-pads the input (Remark 4)
-    depth: int  # N, number of residual blocks
     width: int  # hidden width of block (26)
     activation: str  # σ1: tanh (paper) or relu
     p_d: float  # smoothed target probability of the true class, eq. (12)
     gamma: float  # terminal weight γ
     weight_decay: float  # r, applied as Adam's weight decay
     lr: float  # working Adam learning rate
-    lr_paper: float  # the paper's learning rate, trained beside (0 skips it)
     steps: int  # full-batch Adam iterations
     seeds: int  # number of initialisations of each network
     eps_required: float  # ε of k⋆ (relative to the drop L_0 − L_N)
@@ -75,20 +70,34 @@ class TwoSpiralsConfig(ExperimentConfig):
         self._require("spiral", self.spiral in ("random", "cmu"), "random or cmu")
         self._require("noise", 0.0 <= self.noise <= 10.0, "0 <= noise <= 10")
         self._require("augment_dim", 2 <= self.augment_dim <= 1024, "2 <= augment_dim <= 1024 (the state holds the 2 features)")
-        self._require("depth", 1 <= self.depth <= 1000, "1 <= depth <= 1000")
         self._require("width", 1 <= self.width <= 4096, "1 <= width <= 4096")
         self._require("activation", self.activation in ("tanh", "relu"), "tanh or relu (σ1(0) = 0)")
         self._require("p_d", 0.5 < self.p_d < 1.0, "1/C < p_d < 1, i.e. 0.5 < p_d < 1")
         self._require("gamma", 0.0 < self.gamma <= 1e6, "0 < gamma <= 1e6")
         self._require("weight_decay", 0.0 <= self.weight_decay <= 10.0, "0 <= weight_decay <= 10")
         self._require("lr", 0.0 < self.lr <= 10.0, "0 < lr <= 10")
-        self._require("lr_paper", 0.0 <= self.lr_paper <= 10.0, "0 <= lr_paper <= 10 (0 skips it)")
         self._require("steps", 1 <= self.steps <= 10_000_000, "1 <= steps <= 1e7")
         self._require("seeds", 1 <= self.seeds <= 100, "1 <= seeds <= 100")
         self._require("eps_required", 0.0 < self.eps_required < 1.0, "0 < eps_required < 1")
         self._require("eps_turnpike", self.eps_turnpike > 0.0, "eps_turnpike > 0")
         self._require("threads", 0 <= self.threads <= 1024, "0 <= threads (0 leaves torch's setting)")
         self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
+
+
+@register
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TwoSpiralsConfig(SpiralsTrainingConfig):
+    """Parameters of ``p1_fig2_4_two_spirals`` (see the notebook for their defaults)."""
+
+    notebook = "p1_fig2_4_two_spirals"
+
+    depth: int  # N, number of residual blocks
+    lr_paper: float  # the paper's learning rate, trained beside (0 skips it)
+
+    def validate(self) -> None:
+        super().validate()
+        self._require("depth", 1 <= self.depth <= 1000, "1 <= depth <= 1000")
+        self._require("lr_paper", 0.0 <= self.lr_paper <= 10.0, "0 <= lr_paper <= 10 (0 skips it)")
 
 
 def network_specs(cfg: TwoSpiralsConfig) -> list[dict[str, Any]]:

@@ -1,0 +1,16 @@
+"""pytest plugin (loaded by ``-p lossdyn_pytest_env`` in pyproject, so for every invocation, also
+``pytest book/generated/<nb>.ipynb`` alone): before any nbval kernel starts, set
+
+* ``LOSSDYN_CACHE=off`` — every number nbval compares is recomputed by the code, not read from
+  the results cache;
+* ``LOSSDYN_QUIET=1`` — no progress bars, so re-executed output is identical.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def pytest_configure(config):
+    os.environ["LOSSDYN_CACHE"] = "off"
+    os.environ["LOSSDYN_QUIET"] = "1"
