@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["Claim", "VERDICTS", "format_claims", "verdict"]
+__all__ = ["Claim", "VERDICTS", "format_claims", "format_rows", "verdict"]
 
 VERDICTS = ("reproduced", "partial", "not reproduced")
 
@@ -40,3 +40,9 @@ def format_claims(claims: list[Claim]) -> str:
         lines += textwrap.wrap(f"[{c.verdict}] {c.id}: {c.claim}", width=96, subsequent_indent="    ")
         lines += textwrap.wrap(f"measured: {c.measured}", width=96, initial_indent="    ", subsequent_indent="      ")
     return "\n".join(lines)
+
+
+def format_rows(rows: list[tuple[str, str]]) -> str:
+    """``(label, value)`` rows as aligned plain text (the notebooks' fixed-precision tables)."""
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -187,6 +187,22 @@ def _train(spec: TrainSpec, members: list[Member], device: torch.device) -> dict
     def eval_lambda(th, G, v0, m, k=1):
         return lanczos(model.hvp_fn(th, G), v0, m, k=k)
 
+    def measure(t, th, G, want_lambda):
+        """Record at step t: λmax (warm-started Lanczos) if asked, a snapshot, the top-2 pair."""
+        nonlocal v_track, tracked
+        if want_lambda:
+            res = eval_lambda(th, G, v_track, spec.lambda_m if tracked else spec.lambda_m_cold)
+            v_track, tracked = res.vectors[:, 0], True
+            lam_t.append(t)
+            lam_v.append(res.values[:, 0].to("cpu", torch.float64))
+            lam_r.append(res.residuals[:, 0].to("cpu", torch.float64))
+        if t in snap_set:
+            snaps.append(th.to("cpu", torch.float64).clone())
+        if t in top2_set:
+            res = eval_lambda(th, G, v_track, spec.top2_m, k=2)
+            top2_val.append(res.values.to("cpu", torch.float64))
+            top2_vec.append(res.vectors.to("cpu", torch.float64))
+
     for t_lo in progress(range(0, steps, B), desc=f"H={H}", total=math.ceil(steps / B)):
         t_hi = min(t_lo + B, steps)
         nb = t_hi - t_lo
@@ -197,18 +213,7 @@ def _train(spec: TrainSpec, members: list[Member], device: torch.device) -> dict
             W_blk = 2.0 * W_blk  # ∂/∂O of W ⊙ (O − Y)²
         for i in range(nb):
             t = t_lo + i
-            if t in lam_steps or (dense and t % spec.dense_every == 0):
-                res = eval_lambda(theta, G_blk[i], v_track, spec.lambda_m if tracked else spec.lambda_m_cold)
-                v_track, tracked = res.vectors[:, 0], True
-                lam_t.append(t)
-                lam_v.append(res.values[:, 0].to("cpu", torch.float64))
-                lam_r.append(res.residuals[:, 0].to("cpu", torch.float64))
-            if t in snap_set:
-                snaps.append(theta.to("cpu", torch.float64).clone())
-            if t in top2_set:
-                res = eval_lambda(theta, G_blk[i], v_track, spec.top2_m, k=2)
-                top2_val.append(res.values.to("cpu", torch.float64))
-                top2_vec.append(res.vectors.to("cpu", torch.float64))
+            measure(t, theta, G_blk[i], t in lam_steps or (dense and t % spec.dense_every == 0))
             ring[t % R].copy_(theta)
             # forward
             Z = torch.baddbmm(b1, W1, Xs)
@@ -300,17 +305,7 @@ def _train(spec: TrainSpec, members: list[Member], device: torch.device) -> dict
     F_next = (prev[3] * K.to("cpu", torch.float64)).sum(-1) + Rr.to("cpu", torch.float64)
     if spec.record_full:
         dF_all[steps - 1] = torch.where(alive, F_next - prev[4], math.nan)
-    if steps in lam_steps:
-        res = eval_lambda(theta, G_last, v_track, spec.lambda_m if tracked else spec.lambda_m_cold)
-        lam_t.append(steps)
-        lam_v.append(res.values[:, 0].to("cpu", torch.float64))
-        lam_r.append(res.residuals[:, 0].to("cpu", torch.float64))
-    if steps in snap_set:
-        snaps.append(theta.to("cpu", torch.float64).clone())
-    if steps in top2_set:
-        res = eval_lambda(theta, G_last, v_track, spec.top2_m, k=2)
-        top2_val.append(res.values.to("cpu", torch.float64))
-        top2_vec.append(res.vectors.to("cpu", torch.float64))
+    measure(steps, theta, G_last, steps in lam_steps)
     lam = torch.stack(lam_v, 1) if lam_v else torch.zeros(S, 0, dtype=torch.float64)
     lam_res = torch.stack(lam_r, 1) if lam_r else torch.zeros(S, 0, dtype=torch.float64)
     if lam.shape[1]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lossdyn import data as datasets
-from lossdyn.claims import Claim, verdict
+from lossdyn.claims import Claim, format_rows, verdict
 from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.paths import find_root
@@ -238,8 +238,7 @@ def setup_table(res: dict[str, Any]) -> str:
         ("‖u_k‖ at initialisation (expected)", f"{initial_control_norm(N_PIXELS, cfg['width']):.2f}"),
         ("L_0 = log 10 − H(q̃)", f"train {res['L0_train']:.6f}, test {res['L0_test']:.6f}, exact {res['L0_exact']:.6f}"),
     ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    return format_rows(rows)
 
 
 def network_table(res: dict[str, Any]) -> str:

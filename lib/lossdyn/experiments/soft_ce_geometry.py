@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from lossdyn import soft_ce
-from lossdyn.claims import Claim, verdict
+from lossdyn.claims import Claim, format_rows, verdict
 from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, generator, resolve_device, resolve_dtype
 
@@ -268,8 +268,7 @@ def constants_table(res: dict[str, Any]) -> str:
         ("λ_Ω,min  (Lemma 8)", f"{res['lambda_omega_min']:.6f}"),
         ("m  (Lemma 8)", f"{res['m']:.6f}"),
     ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    return format_rows(rows)
 
 
 def typo_table(res: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from lossdyn import data as datasets
-from lossdyn.claims import Claim, verdict
+from lossdyn.claims import Claim, format_rows, verdict
 from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.soft_ce import delta, target_entropy
@@ -284,8 +284,7 @@ def setup_table(res: dict[str, Any]) -> str:
         ("z⋆ = ln 19 (turnpike level of z = x1 − x2)", f"±{res['z_star']:.6f}"),
         ("L_0 if softmax were uniform", f"{res['loss_uniform']:.6f}"),
     ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    return format_rows(rows)
 
 
 def network_table(res: dict[str, Any]) -> str:
