@@ -1,4 +1,4 @@
-"""Results cache: keyed by config and lib source, atomic, bypassable."""
+"""Results cache: one entry per unit, keyed by the unit and the lib source, atomic, bypassable."""
 
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ def cfg():
 
 
 @pytest.fixture
-def calls():
-    return []
+def calls(monkeypatch):
+    """Counts calls of the soft-CE run (the page's only unit)."""
+    import lossdyn.experiments.soft_ce_geometry as exp
 
+    seen = []
 
-@pytest.fixture
-def counting_run(calls):
-    def _run(c):
-        calls.append(c)
+    def counting(c):
+        seen.append(c)
         return run(c)
 
-    return _run
+    monkeypatch.setattr(exp, "run", counting)
+    return seen
 
 
 def test_key_depends_on_every_result_field_and_the_lib(cfg, monkeypatch):
@@ -44,14 +45,15 @@ def test_lib_source_hash_is_stable():
     assert len(cache.lib_source_hash()) == 64
 
 
-def test_second_run_is_a_hit_with_identical_result(cfg, tmp_path, monkeypatch, counting_run, calls):
+def test_second_run_is_a_hit_with_identical_result(cfg, tmp_path, monkeypatch, calls):
     monkeypatch.setenv("LOSSDYN_CACHE", "on")
-    first, info1 = cache.cached_run(cfg, counting_run, root=tmp_path)
-    second, info2 = cache.cached_run(cfg, counting_run, root=tmp_path)
+    first, info1 = cache.cached_run(cfg, root=tmp_path)
+    second, info2 = cache.cached_run(cfg, root=tmp_path)
     assert (info1.hit, info2.hit) == (False, True) and len(calls) == 1
     assert info1.key == info2.key
-    entry = tmp_path / "results" / cfg.notebook / info1.key
-    assert {p.name for p in entry.iterdir()} == {"result.pt", "config.json", "meta.json"}
+    assert (info1.units, info1.units_cached, info2.units_cached) == (1, 0, 1)
+    (entry,) = (tmp_path / "results" / "units").iterdir()
+    assert {p.name for p in entry.iterdir()} == {"result.pt", "unit.json", "meta.json"}
     for k, v in first.items():
         if isinstance(v, torch.Tensor):
             assert torch.equal(v, second[k]), k
@@ -59,18 +61,18 @@ def test_second_run_is_a_hit_with_identical_result(cfg, tmp_path, monkeypatch, c
             assert v == second[k], k
 
 
-def test_off_and_refresh_modes(cfg, tmp_path, monkeypatch, counting_run, calls):
+def test_off_and_refresh_modes(cfg, tmp_path, monkeypatch, calls):
     monkeypatch.setenv("LOSSDYN_CACHE", "off")
-    _, info = cache.cached_run(cfg, counting_run, root=tmp_path)
+    _, info = cache.cached_run(cfg, root=tmp_path)
     assert not info.hit and not (tmp_path / "results").exists()
     monkeypatch.setenv("LOSSDYN_CACHE", "on")
-    cache.cached_run(cfg, counting_run, root=tmp_path)
+    cache.cached_run(cfg, root=tmp_path)
     monkeypatch.setenv("LOSSDYN_CACHE", "refresh")
-    _, info = cache.cached_run(cfg, counting_run, root=tmp_path)
+    _, info = cache.cached_run(cfg, root=tmp_path)
     assert not info.hit and len(calls) == 3
     monkeypatch.setenv("LOSSDYN_CACHE", "sometimes")
     with pytest.raises(ValueError, match="LOSSDYN_CACHE"):
-        cache.cached_run(cfg, counting_run, root=tmp_path)
+        cache.cached_run(cfg, root=tmp_path)
 
 
 def test_failed_write_leaves_no_entry(cfg, tmp_path, monkeypatch):
@@ -81,9 +83,18 @@ def test_failed_write_leaves_no_entry(cfg, tmp_path, monkeypatch):
 
     monkeypatch.setattr(cache.torch, "save", broken_save)
     with pytest.raises(KeyboardInterrupt):
-        cache.cached_run(cfg, run, root=tmp_path)
-    folder = tmp_path / "results" / cfg.notebook
+        cache.cached_run(cfg, root=tmp_path)
+    folder = tmp_path / "results" / "units"
     assert list(folder.iterdir()) == []  # neither a final entry nor a temporary folder
+
+
+def test_cache_root_is_a_parameter(cfg, tmp_path, monkeypatch, calls):
+    """LOSSDYN_CACHE_DIR (set by --cache-dir) moves the cache, e.g. to a shared filesystem."""
+    monkeypatch.setenv("LOSSDYN_CACHE", "on")
+    monkeypatch.setenv("LOSSDYN_CACHE_DIR", str(tmp_path / "shared"))
+    _, info = cache.cached_run(cfg, root=tmp_path)
+    assert info.path == str(tmp_path / "shared" / "units") and len(list((tmp_path / "shared" / "units").iterdir())) == 1
+    assert not (tmp_path / "results").exists()
 
 
 def test_run_is_deterministic(cfg):

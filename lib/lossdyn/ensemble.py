@@ -48,7 +48,10 @@ from lossdyn.onset import OnsetStream, default_rtol
 from lossdyn.progress import progress
 from lossdyn.spiral3 import spiral3
 
-__all__ = ["CPU_CHUNK", "Member", "TrainSpec", "member_seeds", "train", "train_chunk", "train_many"]
+__all__ = [
+    "CPU_CHUNK", "PERIOD_KEYS", "SHARED_KEYS", "Member", "TrainSpec", "concat_parts", "member_seeds", "train",
+    "train_chunk", "train_many",
+]
 
 #: Members per process on CPU: small batches keep the activations in L2 (performance notes §2).
 CPU_CHUNK = 4
@@ -377,27 +380,27 @@ def _run_chunk_bytes(spec: TrainSpec, members: list[Member], device: str) -> byt
     return buf.getvalue()
 
 
-def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out = {}
+#: Result entries indexed by period (padded with -1/NaN to the batch's largest number of periods).
+PERIOD_KEYS = ("onset_t", "onset_lambda", "alt_t", "alt_lambda")
+#: Result entries that are the same for every member (time axes), not stacked along members.
+SHARED_KEYS = ("loss_bin_start", "loss_bin_end", "lambda_t", "snap_t", "top2_t")
+_PAD = {"onset_t": -1, "alt_t": -1, "onset_lambda": math.nan, "alt_lambda": math.nan}
+
+
+def concat_parts(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One result from the results of consecutive chunks (members stacked on dim 0); inputs unchanged."""
     width = max(p["onset_t"].shape[1] for p in parts)  # periods: set by the shortest T of a chunk
-    for p in parts:
-        pad = width - p["onset_t"].shape[1]
-        p["onset_t"] = torch.nn.functional.pad(p["onset_t"], (0, pad), value=-1)
-        for key in ("onset_lambda", "alt_lambda"):
-            p[key] = torch.nn.functional.pad(p[key], (0, pad), value=math.nan)
-        p["alt_t"] = torch.nn.functional.pad(p["alt_t"], (0, pad), value=-1)
+    parts = [{**p, **{k: torch.nn.functional.pad(p[k], (0, width - p[k].shape[1]), value=_PAD[k]) for k in PERIOD_KEYS}}
+             for p in parts]
+    out = {}
     for key, first in parts[0].items():
-        if isinstance(first, torch.Tensor) and first.dim() >= 1 and key not in _SHARED_KEYS:
+        if isinstance(first, torch.Tensor) and first.dim() >= 1 and key not in SHARED_KEYS:
             out[key] = torch.cat([p[key] for p in parts], 0)
         elif key == "n_models":
             out[key] = sum(p[key] for p in parts)
         else:
             out[key] = first
     return out
-
-
-#: Result entries that are the same for every member (time axes), not stacked along members.
-_SHARED_KEYS = ("loss_bin_start", "loss_bin_end", "lambda_t", "snap_t", "top2_t")
 
 
 def train_many(jobs: Sequence[tuple[TrainSpec, Sequence[Member]]], *, device: str = "auto", workers: int = 1,
@@ -430,7 +433,7 @@ def train_many(jobs: Sequence[tuple[TrainSpec, Sequence[Member]]], *, device: st
             futures = [pool.submit(_run_chunk_bytes, spec, members, "cpu") for _, spec, members in tasks]
             for (j, _, _), fut in zip(tasks, progress(futures, desc="ensembles")):
                 parts[j].append(torch.load(io.BytesIO(fut.result()), weights_only=True))
-    return [_concat(p) for p in parts]
+    return [concat_parts(p) for p in parts]
 
 
 def train(spec: TrainSpec, members: Sequence[Member], *, device: str = "auto", workers: int = 1,

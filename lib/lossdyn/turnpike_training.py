@@ -131,6 +131,15 @@ class ResNetStack:
         grads = torch.autograd.grad(loss, self.parameters)
         torch.cat([g.reshape(-1) for g in grads], out=self.grad)
 
+    def segments(self) -> list[tuple[int, int]]:
+        """(offset, length) of every network's contiguous piece of every block tensor, in buffer order."""
+        out = []
+        for layout in self._layout:
+            for offset, shape in layout:
+                per = math.prod(shape[1:])
+                out += [(offset + m * per, per) for m in range(shape[0])]
+        return out
+
     def num_parameters(self, m: int) -> int:
         return self.depths[m] * (2 * self.n * self.width + self.width + self.n)
 
@@ -228,7 +237,8 @@ class FlatAdam:
     becomes g + r·θ before the moments.
     """
 
-    def __init__(self, theta, grad, *, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8) -> None:
+    def __init__(self, theta, grad, *, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8,
+                 segments: Sequence[tuple[int, int]] | None = None) -> None:
         self.theta, self.grad = theta, grad
         self.lr, self.weight_decay = lr, weight_decay
         self.beta1, self.beta2 = betas
@@ -236,7 +246,13 @@ class FlatAdam:
         self.exp_avg = torch.zeros_like(theta)
         self.exp_avg_sq = torch.zeros_like(theta)
         self.t = 0
-        self._step = torch.zeros((), dtype=torch.float32, device=theta.device)
+        # The fused kernel's arithmetic depends on an element's position within its tensor (SIMD
+        # lanes vs the scalar tail). Run it on one view per ``segment`` (offset, length) — one
+        # network's piece of one block tensor — so a network's update is the same bits whatever
+        # else is in the stack (a unit of the results cache, lossdyn.units).
+        segments = segments or [(0, theta.numel())]
+        self._lists = [[buf[o : o + n] for o, n in segments] for buf in (theta, grad, self.exp_avg, self.exp_avg_sq)]
+        self._steps = [torch.zeros((), dtype=torch.float32, device=theta.device) for _ in segments]
 
     @property
     def fused(self) -> bool:
@@ -248,7 +264,8 @@ class FlatAdam:
         if self.fused:
             from torch.optim.adam import adam
 
-            adam([self.theta], [self.grad], [self.exp_avg], [self.exp_avg_sq], [], [self._step], fused=True,
+            theta, grad, exp_avg, exp_avg_sq = self._lists
+            adam(theta, grad, exp_avg, exp_avg_sq, [], self._steps, fused=True,
                  amsgrad=False, beta1=self.beta1, beta2=self.beta2, lr=float(self.lr),
                  weight_decay=float(self.weight_decay), eps=self.eps, maximize=False)
             return
@@ -322,7 +339,8 @@ def train_stack(
     device = stack.theta.device
     weights = objective_weights(stack.depths, stage_cost, gamma, dtype=stack.theta.dtype, device=device)
     depth_index = torch.tensor(stack.depths, device=device)
-    opt = FlatAdam(stack.theta, stack.grad, lr=_per_network(stack, lr), weight_decay=weight_decay)
+    opt = FlatAdam(stack.theta, stack.grad, lr=_per_network(stack, lr), weight_decay=weight_decay,
+                   segments=stack.segments())
     x, y = x.to(device, stack.theta.dtype), y.to(device)
     D = len(y)
     if batch_size <= 0 or batch_size >= D:

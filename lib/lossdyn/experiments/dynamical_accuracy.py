@@ -21,8 +21,9 @@ from lossdyn.claims import Claim, verdict
 from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, resolve_device
 from lossdyn.ensemble import NEVER, Member, TrainSpec, train_many
+from lossdyn.units import EnsemblePlan
 
-__all__ = ["DynamicalAccuracyConfig", "accuracy_table", "claims", "key_numbers", "run"]
+__all__ = ["DynamicalAccuracyConfig", "accuracy_table", "claims", "finish", "jobs", "key_numbers", "plan", "run"]
 
 PANEL_A = ("CE", "DCE")
 PANEL_B = ("MSE", "DMSE1", "DMSE2")
@@ -76,9 +77,10 @@ def _stats(acc: torch.Tensor, diverged: torch.Tensor) -> dict[str, Any]:
     return {"mean": mean, "sem": sem, "n": n, "n_diverged": int(diverged.sum())}
 
 
-def run(cfg: DynamicalAccuracyConfig) -> dict[str, Any]:
-    device = resolve_device(cfg.device)
-    jobs, index = [], []  # index: (loss name, width, job number, member slice)
+def jobs(cfg: DynamicalAccuracyConfig) -> tuple[list[tuple[TrainSpec, list[Member]]], list[tuple[str, int, int, int, int]]]:
+    """The ensembles (one per width × loss family × weighting) and an index of the table's rows:
+    (loss name, width, job number, first member, end member)."""
+    out, index = [], []
 
     def add(H, family, weighting, eta, n_periods, losses, n_seeds):
         if n_seeds == 0:
@@ -92,8 +94,8 @@ def run(cfg: DynamicalAccuracyConfig) -> dict[str, Any]:
             start = len(members)
             dynamical = dl.loss_family(name)[2]
             members += [Member(r, eta, cfg.A if dynamical else 1.0, cfg.T, static_from) for r in range(n_seeds)]
-            index.append((name, H, len(jobs), start, len(members)))
-        jobs.append((spec, members))
+            index.append((name, H, len(out), start, len(members)))
+        out.append((spec, members))
 
     for H in cfg.widths:
         add(H, "ce", "sample_class", cfg.eta_ce, cfg.n_periods, PANEL_A, cfg.n_seeds_ce)
@@ -103,8 +105,22 @@ def run(cfg: DynamicalAccuracyConfig) -> dict[str, Any]:
             add(H, "mse", "sample_class", cfg.eta_mse, cfg.n_periods_mse, ("MSE",), cfg.n_seeds_mse)
             add(H, "mse", cfg.dmse1_weighting, cfg.eta_mse, cfg.n_periods_mse, ("DMSE1",), cfg.n_seeds_mse)
         add(H, "mse", cfg.dmse2_weighting, cfg.eta_mse, cfg.n_periods_mse, ("DMSE2",), cfg.n_seeds_mse)
-    results = train_many(jobs, device=str(device), workers=cfg.workers)
+    return out, index
 
+
+def plan(cfg: DynamicalAccuracyConfig) -> EnsemblePlan:
+    """Units: one network (width, loss, replica) each (cache and sweep grain, :mod:`lossdyn.units`)."""
+    return EnsemblePlan(jobs(cfg)[0], lambda results: finish(cfg, results))
+
+
+def run(cfg: DynamicalAccuracyConfig) -> dict[str, Any]:
+    """Train every network in this process (``workers`` CPU processes) and summarise."""
+    return finish(cfg, train_many(jobs(cfg)[0], device=str(resolve_device(cfg.device)), workers=cfg.workers))
+
+
+def finish(cfg: DynamicalAccuracyConfig, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's result from one ensemble result per job of :func:`jobs`."""
+    index = jobs(cfg)[1]
     table = []
     for name, H, j, a, b in index:
         r = results[j]

@@ -22,8 +22,9 @@ from lossdyn.claims import Claim, verdict
 from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, resolve_device
 from lossdyn.ensemble import Member, TrainSpec, train_many
+from lossdyn.units import EnsemblePlan
 
-__all__ = ["EdgeOfStabilityConfig", "claims", "condition_table", "key_numbers", "run", "summarise", "summary_line"]
+__all__ = ["EdgeOfStabilityConfig", "claims", "condition_table", "finish", "jobs", "key_numbers", "plan", "run", "summarise", "summary_line"]
 
 #: "λ_onset·η/2 sits at 1" means within 10 % (declared before running).
 AT_ONE = 0.10
@@ -97,16 +98,19 @@ def summarise(r: dict[str, Any], eta: float, A: float, T: int) -> dict[str, Any]
     }
 
 
-def run(cfg: EdgeOfStabilityConfig) -> dict[str, Any]:
-    device = resolve_device(cfg.device)
-    jobs = []
+def jobs(cfg: EdgeOfStabilityConfig) -> list[tuple[TrainSpec, list[Member]]]:
+    """One ensemble per η (its own number of steps): every (A, T) condition × ``n_seeds`` replicas."""
+    out = []
     for eta in cfg.etas:
         steps = int(round(cfg.time_budget / eta))
         spec = TrainSpec(H=cfg.H, steps=steps, dtype=cfg.dtype, seed=cfg.seed, onset=True,
                          lambda_m_cold=cfg.lanczos_m, loss_bins=60)
-        members = [Member(r, eta, A, T) for A in cfg.amplitudes for T in cfg.periods for r in range(cfg.n_seeds)]
-        jobs.append((spec, members))
-    results = train_many(jobs, device=str(device), workers=cfg.workers)
+        out.append((spec, [Member(r, eta, A, T) for A in cfg.amplitudes for T in cfg.periods for r in range(cfg.n_seeds)]))
+    return out
+
+
+def finish(cfg: EdgeOfStabilityConfig, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's result from one ensemble result per η (in ``cfg.etas`` order)."""
     conditions = []
     for eta, r in zip(cfg.etas, results):
         for A in cfg.amplitudes:
@@ -119,6 +123,16 @@ def run(cfg: EdgeOfStabilityConfig) -> dict[str, Any]:
         "raw": [{k: r[k] for k in ("eta", "A", "T", "replica", "onset_t", "onset_lambda", "alt_t", "alt_lambda",
                                     "diverged", "train_acc")} for r in results],
     }
+
+
+def plan(cfg: EdgeOfStabilityConfig) -> EnsemblePlan:
+    """Units: one network (η, A, T, replica) each (cache and sweep grain, :mod:`lossdyn.units`)."""
+    return EnsemblePlan(jobs(cfg), lambda results: finish(cfg, results))
+
+
+def run(cfg: EdgeOfStabilityConfig) -> dict[str, Any]:
+    """Train every network in this process (``workers`` CPU processes) and summarise."""
+    return finish(cfg, train_many(jobs(cfg), device=str(resolve_device(cfg.device)), workers=cfg.workers))
 
 
 def _key(c: dict[str, Any]) -> str:

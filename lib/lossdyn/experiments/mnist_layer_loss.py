@@ -23,11 +23,14 @@ from lossdyn.device import DTYPES, intra_op_threads, resolve_device, resolve_dty
 from lossdyn.paths import find_root
 from lossdyn.soft_ce import target_entropy
 from lossdyn.turnpike_training import train_and_measure
+from lossdyn.units import NetworkPlan
 
 __all__ = [
     "MnistLayerLossConfig",
     "claims",
     "cropping_table",
+    "finish",
+    "plan",
     "initial_control_norm",
     "key_numbers",
     "layer_table",
@@ -120,18 +123,25 @@ def network_specs(cfg: MnistLayerLossConfig) -> list[dict[str, Any]]:
     return nets
 
 
-def run(cfg: MnistLayerLossConfig) -> dict[str, Any]:
-    """Load MNIST, train and measure every network of :func:`network_specs`."""
-    device, dtype = resolve_device(cfg.device), resolve_dtype(cfg.dtype)
+def _data(cfg: MnistLayerLossConfig) -> dict[str, Any]:
+    mnist_dir = str(resolve_mnist_dir(cfg.mnist_dir)) if cfg.mnist_dir else ""
+    return datasets.load_mnist(mnist_dir, cfg.n_train, cfg.n_test, seed=cfg.seed, dtype=resolve_dtype(cfg.dtype))
+
+
+def _train(cfg: MnistLayerLossConfig, nets: list[dict[str, Any]], device: str) -> list[dict[str, Any]]:
+    """Train ``nets`` as one stack on the run's MNIST split and measure each (one record per net)."""
     with intra_op_threads(cfg.threads):
-        mnist_dir = str(resolve_mnist_dir(cfg.mnist_dir)) if cfg.mnist_dir else ""
-        data = datasets.load_mnist(mnist_dir, cfg.n_train, cfg.n_test, seed=cfg.seed, dtype=dtype)
-        records = train_and_measure(
-            network_specs(cfg), data, n=N_PIXELS, width=cfg.width, activation=cfg.activation, C=C, p_d=cfg.p_d,
+        return train_and_measure(
+            nets, _data(cfg), n=N_PIXELS, width=cfg.width, activation=cfg.activation, C=C, p_d=cfg.p_d,
             gamma=cfg.gamma, weight_decay=cfg.weight_decay, eps_required=cfg.eps_required,
             eps_turnpike=cfg.eps_turnpike, epochs=cfg.epochs, batch_size=cfg.batch_size, data_seed=cfg.seed,
-            device=device, dtype=dtype, desc="MNIST",
+            device=resolve_device(device), dtype=resolve_dtype(cfg.dtype), desc="MNIST",
         )
+
+
+def finish(cfg: MnistLayerLossConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's result from the records of :func:`network_specs` (in that order)."""
+    data = _data(cfg)
     stage = records[0]
     return {
         "config": cfg.to_dict(),
@@ -144,6 +154,19 @@ def run(cfg: MnistLayerLossConfig) -> dict[str, Any]:
         "L0_test": float(stage["test"]["loss"][0]),
         "networks": records,
     }
+
+
+def plan(cfg: MnistLayerLossConfig) -> NetworkPlan:
+    """Units: one network (depth, objective) each (cache and sweep grain, :mod:`lossdyn.units`)."""
+    nets = network_specs(cfg)
+    setup = {k: v for k, v in cfg.result_fields().items() if k not in ("device", "depth_stage", "depths_without")}
+    return NetworkPlan(setup, nets, [False] * len(nets), lambda n, k, dev: _train(cfg, n, dev),
+                       lambda records: finish(cfg, records))
+
+
+def run(cfg: MnistLayerLossConfig) -> dict[str, Any]:
+    """Load MNIST, train and measure every network of :func:`network_specs` as one stack."""
+    return finish(cfg, _train(cfg, network_specs(cfg), cfg.device))
 
 
 # -- numbers ----------------------------------------------------------------------------------

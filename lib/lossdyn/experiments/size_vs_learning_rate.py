@@ -21,8 +21,9 @@ from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, resolve_device
 from lossdyn.ensemble import Member, TrainSpec, train_many
 from lossdyn.spiral3 import spiral3
+from lossdyn.units import EnsemblePlan
 
-__all__ = ["SizeVsLearningRateConfig", "claims", "key_numbers", "lambda_table", "run"]
+__all__ = ["SizeVsLearningRateConfig", "claims", "key_numbers", "finish", "jobs", "lambda_table", "plan", "run"]
 
 #: λ_max "at 2/η" means within 15 %; "below 2/η" means under 90 % of it (declared before running).
 PLATEAU_TOLERANCE = 0.15
@@ -64,17 +65,31 @@ def _lambda_grid(steps: int, n: int) -> tuple[int, ...]:
     return tuple(int(t) for t in np.unique(np.concatenate([[0], np.round(np.geomspace(1, steps, n)).astype(np.int64)])))
 
 
-def run(cfg: SizeVsLearningRateConfig) -> dict[str, Any]:
-    device = resolve_device(cfg.device)
-    jobs, keys = [], []
+def jobs(cfg: SizeVsLearningRateConfig) -> list[tuple[TrainSpec, list[Member]]]:
+    """One ensemble per (H, η): ``n_seeds`` replicas with the static cross-entropy."""
+    out = []
     for H in cfg.widths:
         for eta in cfg.etas:
             steps = int(round(cfg.time_budget / eta))
             spec = TrainSpec(H=H, steps=steps, dtype=cfg.dtype, seed=cfg.seed, lambda_steps=_lambda_grid(steps, cfg.n_lambda),
                              lambda_m=cfg.lanczos_m, lambda_m_cold=2 * cfg.lanczos_m, onset=True, loss_bins=150)
-            jobs.append((spec, [Member(r, eta, 1.0, steps) for r in range(cfg.n_seeds)]))
-            keys.append((H, eta, steps))
-    results = train_many(jobs, device=str(device), workers=cfg.workers)
+            out.append((spec, [Member(r, eta, 1.0, steps) for r in range(cfg.n_seeds)]))
+    return out
+
+
+def plan(cfg: SizeVsLearningRateConfig) -> EnsemblePlan:
+    """Units: one network (H, η, replica) each (cache and sweep grain, :mod:`lossdyn.units`)."""
+    return EnsemblePlan(jobs(cfg), lambda results: finish(cfg, results))
+
+
+def run(cfg: SizeVsLearningRateConfig) -> dict[str, Any]:
+    """Train every network in this process (``workers`` CPU processes) and summarise."""
+    return finish(cfg, train_many(jobs(cfg), device=str(resolve_device(cfg.device)), workers=cfg.workers))
+
+
+def finish(cfg: SizeVsLearningRateConfig, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's result from one ensemble result per (H, η), in :func:`jobs` order."""
+    keys = [(H, eta, int(round(cfg.time_budget / eta))) for H in cfg.widths for eta in cfg.etas]
     runs = []
     for (H, eta, steps), r in zip(keys, results):
         lam, lt = r["lambda"], r["lambda_t"]

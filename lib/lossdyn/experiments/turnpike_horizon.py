@@ -14,16 +14,14 @@ from typing import Any
 
 import torch
 
-from lossdyn import data as datasets
 from lossdyn.claims import Claim, verdict
 from lossdyn.config import register
-from lossdyn.device import intra_op_threads, resolve_device, resolve_dtype
-from lossdyn.experiments.two_spirals_turnpike import SpiralsTrainingConfig
+from lossdyn.experiments.two_spirals_turnpike import SpiralsTrainingConfig, spirals_setup, train_spirals
 from lossdyn.soft_ce import delta
 from lossdyn.turnpike import off_turnpike_count
-from lossdyn.turnpike_training import train_and_measure
+from lossdyn.units import NetworkPlan
 
-__all__ = ["TurnpikeHorizonConfig", "claims", "count_table", "key_numbers", "off_counts", "run", "slope"]
+__all__ = ["TurnpikeHorizonConfig", "claims", "count_table", "key_numbers", "finish", "network_specs", "off_counts", "plan", "run", "slope"]
 
 C = 2
 NET_SEED_OFFSET = 100
@@ -51,26 +49,37 @@ class TurnpikeHorizonConfig(SpiralsTrainingConfig):
         self._require("eps_grid", all(e > 0 for e in self.eps_grid), "positive values")
 
 
-def run(cfg: TurnpikeHorizonConfig) -> dict[str, Any]:
-    """Train the stage-cost network at every depth and seed; measure every layer."""
-    device, dtype = resolve_device(cfg.device), resolve_dtype(cfg.dtype)
-    nets = [
+def network_specs(cfg: TurnpikeHorizonConfig) -> list[dict[str, Any]]:
+    """The stage-cost network at every depth (deepest first) and seed."""
+    return [
         {"label": f"N = {d}, seed {i}", "depth": d, "seed_index": i, "stage_cost": True, "lr": cfg.lr,
          "seed": cfg.seed + NET_SEED_OFFSET + i}
         for i in range(cfg.seeds) for d in sorted(cfg.depths, reverse=True)
     ]
-    with intra_op_threads(cfg.threads):
-        data = datasets.two_spirals_split(cfg.n_per_class, seed=cfg.seed, kind=cfg.spiral, noise=cfg.noise,
-                                          n=cfg.augment_dim, dtype=dtype)
-        records = train_and_measure(
-            nets, data, n=cfg.augment_dim, width=cfg.width, activation=cfg.activation, C=C, p_d=cfg.p_d,
-            gamma=cfg.gamma, weight_decay=cfg.weight_decay, eps_required=cfg.eps_required,
-            eps_turnpike=cfg.eps_turnpike, steps=cfg.steps, device=device, dtype=dtype, desc="horizon",
-        )
+
+
+def _train(cfg: TurnpikeHorizonConfig, nets: list[dict[str, Any]], device: str) -> list[dict[str, Any]]:
+    records = train_spirals(cfg, nets, [False] * len(nets), device, desc="horizon")
     for r in records:  # keep the result small: no training histories
         r.pop("history_objective")
         r.pop("history_terminal")
+    return records
+
+
+def finish(cfg: TurnpikeHorizonConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"config": cfg.to_dict(), "z_star": -delta(C, cfg.p_d), "networks": records}
+
+
+def plan(cfg: TurnpikeHorizonConfig) -> NetworkPlan:
+    """Units: one network (depth, seed) each (cache and sweep grain, :mod:`lossdyn.units`)."""
+    nets = network_specs(cfg)
+    return NetworkPlan(spirals_setup(cfg, ("seeds", "depths", "eps_grid", "lr")), nets, [False] * len(nets),
+                       lambda n, k, dev: _train(cfg, n, dev), lambda records: finish(cfg, records))
+
+
+def run(cfg: TurnpikeHorizonConfig) -> dict[str, Any]:
+    """Train the stage-cost network at every depth and seed as one stack; measure every layer."""
+    return finish(cfg, _train(cfg, network_specs(cfg), cfg.device))
 
 
 def _eps_values(res: dict[str, Any]) -> list[float]:

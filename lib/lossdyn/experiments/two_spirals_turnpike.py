@@ -22,6 +22,7 @@ from lossdyn.config import ExperimentConfig, register
 from lossdyn.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.soft_ce import delta, target_entropy
 from lossdyn.turnpike_training import train_and_measure
+from lossdyn.units import NetworkPlan
 
 __all__ = [
     "SpiralsTrainingConfig",
@@ -31,8 +32,13 @@ __all__ = [
     "key_numbers",
     "layer_table",
     "network_table",
+    "finish",
+    "plan",
     "run",
     "setup_table",
+    "spirals_data",
+    "spirals_setup",
+    "train_spirals",
 ]
 
 C = 2
@@ -119,19 +125,32 @@ def network_specs(cfg: TwoSpiralsConfig) -> list[dict[str, Any]]:
     return nets
 
 
-def run(cfg: TwoSpiralsConfig) -> dict[str, Any]:
-    """Train and measure every network of :func:`network_specs`; see the module docstring."""
-    device, dtype = resolve_device(cfg.device), resolve_dtype(cfg.dtype)
+def spirals_setup(cfg: SpiralsTrainingConfig, grid: tuple[str, ...]) -> dict[str, Any]:
+    """What every network of a run shares (a unit's ``setup``): the result fields but the device and
+    the ``grid`` fields that only say which networks exist (their values are in each net's spec)."""
+    return {k: v for k, v in cfg.result_fields().items() if k not in ("device", *grid)}
+
+
+def spirals_data(cfg: SpiralsTrainingConfig) -> dict[str, torch.Tensor]:
+    return datasets.two_spirals_split(cfg.n_per_class, seed=cfg.seed, kind=cfg.spiral, noise=cfg.noise,
+                                      n=cfg.augment_dim, dtype=resolve_dtype(cfg.dtype))
+
+
+def train_spirals(cfg: SpiralsTrainingConfig, nets: list[dict[str, Any]], keep_states: list[bool], device: str, *,
+                  desc: str) -> list[dict[str, Any]]:
+    """Train ``nets`` as one stack on the run's two spirals and measure each (one record per net)."""
     with intra_op_threads(cfg.threads):
-        data = datasets.two_spirals_split(cfg.n_per_class, seed=cfg.seed, kind=cfg.spiral, noise=cfg.noise,
-                                          n=cfg.augment_dim, dtype=dtype)
-        nets = network_specs(cfg)
-        records = train_and_measure(
-            nets, data, n=cfg.augment_dim, width=cfg.width, activation=cfg.activation, C=C, p_d=cfg.p_d,
+        return train_and_measure(
+            nets, spirals_data(cfg), n=cfg.augment_dim, width=cfg.width, activation=cfg.activation, C=C, p_d=cfg.p_d,
             gamma=cfg.gamma, weight_decay=cfg.weight_decay, eps_required=cfg.eps_required,
-            eps_turnpike=cfg.eps_turnpike, steps=cfg.steps, keep=C, keep_nets=(0, 1), device=device,
-            dtype=dtype, desc="two spirals",
+            eps_turnpike=cfg.eps_turnpike, steps=cfg.steps, keep=C, keep_nets=[i for i, k in enumerate(keep_states) if k],
+            device=resolve_device(device), dtype=resolve_dtype(cfg.dtype), desc=desc,
         )
+
+
+def finish(cfg: TwoSpiralsConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's result from the records of :func:`network_specs` (in that order)."""
+    data = spirals_data(cfg)
     return {
         "config": cfg.to_dict(),
         "x_train": data["x_train"][:, :C].double(),
@@ -142,6 +161,20 @@ def run(cfg: TwoSpiralsConfig) -> dict[str, Any]:
         "loss_uniform": math.log(C) - target_entropy(C, cfg.p_d),
         "networks": records,
     }
+
+
+def plan(cfg: TwoSpiralsConfig) -> NetworkPlan:
+    """Units: one ResNet each (objective, lr, seed); the first two keep their states for Figs. 2–3."""
+    nets = network_specs(cfg)
+    return NetworkPlan(spirals_setup(cfg, ("seeds", "lr_paper", "lr", "depth")), nets, [i < 2 for i in range(len(nets))],
+                       lambda n, k, dev: train_spirals(cfg, n, k, dev, desc="two spirals"),
+                       lambda records: finish(cfg, records))
+
+
+def run(cfg: TwoSpiralsConfig) -> dict[str, Any]:
+    """Train and measure every network of :func:`network_specs` as one stack; see the module docstring."""
+    nets = network_specs(cfg)
+    return finish(cfg, train_spirals(cfg, nets, [i < 2 for i in range(len(nets))], cfg.device, desc="two spirals"))
 
 
 # -- numbers ----------------------------------------------------------------------------------
