@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from lossdyn.cache import device_type
 from lossdyn.claims import VERDICTS
 from lossdyn.config import ConfigError, ExperimentConfig, config_class
 from lossdyn.device import cpu_model
@@ -365,7 +366,7 @@ def record_sweep(report: Any, cfg: ExperimentConfig, overrides: Mapping[str, Any
         "workers": report.workers,
         "cluster": "LocalCluster, 1 thread each" if report.scheduler.startswith("LocalCluster") else "external cluster",
         "retried": len(report.retried),
-        "device": cfg.device,
+        "device": device_type(cfg),
         "machine": f"{machine['cpu']}, {machine['cores']} cores" + ("" if machine["cuda"].startswith("none") else f", {machine['cuda']}"),
         "overrides": dict(overrides),
     }
