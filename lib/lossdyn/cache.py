@@ -44,8 +44,9 @@ from lossdyn.paths import find_root, results_dir
 from lossdyn.units import Plan, Unit, canonical, plan_for
 
 __all__ = [
-    "CacheInfo", "cache_key", "cache_mode", "cache_root", "cached_run", "compute_units", "device_type", "is_stored",
-    "lib_source_hash", "load_unit", "run_key", "store_unit", "unit_entry", "unit_key", "unit_meta",
+    "CacheInfo", "cache_key", "cache_mode", "cache_root", "cached_run", "compute_units", "device_type", "distinct_units",
+    "is_stored", "lib_source_hash", "load_unit", "run_key", "store_unit", "unit_entry", "unit_key", "unit_keys",
+    "unit_meta",
 ]
 
 _MODES = ("on", "refresh", "off")
@@ -87,6 +88,20 @@ def unit_key(unit: Unit, device: str, lib: str | None = None) -> str:
     return hashlib.sha256(canonical(payload).encode()).hexdigest()[:16]
 
 
+def unit_keys(plan: Plan, device: str, lib: str | None = None) -> dict[int, str]:
+    """The key of every unit of ``plan``, by ``id(unit)``, for a device type and this lib."""
+    lib = lib or lib_source_hash()
+    return {id(u): unit_key(u, device, lib) for u in plan.units}
+
+
+def distinct_units(plan: Plan, keys: dict[int, str]) -> list[Unit]:
+    """One unit per key, in plan order (a grid may name the same run twice)."""
+    first: dict[str, Unit] = {}
+    for u in plan.units:
+        first.setdefault(keys[id(u)], u)
+    return list(first.values())
+
+
 def unit_entry(key: str, root_dir: Path) -> Path:
     return root_dir / "units" / key
 
@@ -109,8 +124,9 @@ def run_key(cfg: ExperimentConfig, keys: list[str]) -> str:
 
 def cache_key(cfg: ExperimentConfig) -> str:
     """The run key of ``cfg`` on this machine's device type with this lib (see :func:`run_key`)."""
-    dev, lib = device_type(cfg), lib_source_hash()
-    return run_key(cfg, [unit_key(u, dev, lib) for u in plan_for(cfg).units])
+    plan = plan_for(cfg)
+    keys = unit_keys(plan, device_type(cfg))
+    return run_key(cfg, [keys[id(u)] for u in plan.units])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,19 +197,15 @@ def store_unit(key: str, root_dir: Path, unit: Unit, result: dict[str, Any], met
         if final.exists():  # refresh, or another worker finished the same unit first
             shutil.rmtree(final, ignore_errors=True)
         os.rename(tmp, final)  # atomic on one filesystem
-    except OSError:
-        if is_stored(key, root_dir):  # lost a race with an identical result: keep the stored one
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and is_stored(key, root_dir):
+            return  # lost a race with another writer of the same unit: keep the stored one
         raise
 
 
 def compute_units(plan: Plan, batches: list[list[Unit]], keys: dict[int, str], *, device: str, workers: int,
-                  root_dir: Path | None, desc: str = "") -> tuple[dict[str, dict[str, Any]], float]:
+                  root_dir: Path | None) -> tuple[dict[str, dict[str, Any]], float]:
     """Compute ``batches`` of units; store each unit under ``root_dir`` unless it is None.
 
     **Returns:** ``({key: result}, total seconds)``.
@@ -224,22 +236,19 @@ def cached_run(cfg: ExperimentConfig, *, root: Path | None = None) -> tuple[dict
     """
     mode = cache_mode()
     plan = plan_for(cfg)
-    dev, lib = device_type(cfg), lib_source_hash()
-    keys = {id(u): unit_key(u, dev, lib) for u in plan.units}
+    dev = device_type(cfg)
+    keys = unit_keys(plan, dev)
+    units = distinct_units(plan, keys)
     root_dir = cache_root(root)
     results: dict[str, dict[str, Any]] = {}
     seconds = 0.0
     if mode == "on":
-        for key in dict.fromkeys(keys.values()):
-            if is_stored(key, root_dir):
-                results[key], meta = load_unit(key, root_dir)
+        for u in units:
+            if is_stored(keys[id(u)], root_dir):
+                results[keys[id(u)]], meta = load_unit(keys[id(u)], root_dir)
                 seconds += float(meta["wall_seconds"])
     cached = len(results)
-    seen, missing = set(results), []
-    for u in plan.units:
-        if keys[id(u)] not in seen:
-            seen.add(keys[id(u)])
-            missing.append(u)
+    missing = [u for u in units if keys[id(u)] not in results]
     device = dev
     if missing:
         device = str(resolve_device(cfg.device))  # raises here if CUDA was asked for and is absent
@@ -249,7 +258,6 @@ def cached_run(cfg: ExperimentConfig, *, root: Path | None = None) -> tuple[dict
         results.update(new)
         seconds += spent
     result = plan.assemble([results[keys[id(u)]] for u in plan.units])
-    n = len(set(keys.values()))
-    info = CacheInfo(run_key(cfg, [keys[id(u)] for u in plan.units]), cached == n, mode, str(root_dir / "units"),
-                     round(seconds, 3), device, n, cached)
+    info = CacheInfo(run_key(cfg, [keys[id(u)] for u in plan.units]), not missing, mode, str(root_dir / "units"),
+                     round(seconds, 3), device, len(units), cached)
     return result, info

@@ -30,10 +30,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lossdyn.cache import cache_root, compute_units, device_type, is_stored, lib_source_hash, unit_key
+from lossdyn.cache import cache_root, compute_units, device_type, distinct_units, is_stored, lib_source_hash, unit_keys
 from lossdyn.config import ExperimentConfig, config_class
 from lossdyn.device import intra_op_threads
-from lossdyn.progress import quiet
+from lossdyn.progress import quiet, silenced
 from lossdyn.units import plan_for
 
 __all__ = ["SweepReport", "local_cluster", "run_task", "sweep", "sweep_tasks"]
@@ -87,24 +87,12 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
     plan = plan_for(cfg)
     root_dir = Path(payload["cache_dir"])
     wanted = set(payload["keys"])
-    keys, batch = {}, []
-    for u in plan.units:
-        key = unit_key(u, payload["device"], lib)
-        if key in wanted and key not in keys.values() and not is_stored(key, root_dir):
-            keys[id(u)] = key
-            batch.append(u)
+    keys = unit_keys(plan, payload["device"], lib)
+    batch = [u for u in distinct_units(plan, keys) if keys[id(u)] in wanted and not is_stored(keys[id(u)], root_dir)]
     seconds = 0.0
-    old_quiet = os.environ.get("LOSSDYN_QUIET")
-    os.environ["LOSSDYN_QUIET"] = "1"  # no progress bars in worker logs
-    try:
-        if batch:
-            with intra_op_threads(1):
-                _, seconds = compute_units(plan, [batch], keys, device=payload["device"], workers=1, root_dir=root_dir)
-    finally:
-        if old_quiet is None:
-            os.environ.pop("LOSSDYN_QUIET", None)
-        else:
-            os.environ["LOSSDYN_QUIET"] = old_quiet
+    if batch:
+        with silenced(), intra_op_threads(1):
+            _, seconds = compute_units(plan, [batch], keys, device=payload["device"], workers=1, root_dir=root_dir)
     return {"keys": payload["keys"], "computed": len(batch), "seconds": seconds, "host": os.uname().nodename,
             "pid": os.getpid()}
 
@@ -129,8 +117,8 @@ def sweep_tasks(cfg: ExperimentConfig, cache_dir: Path) -> tuple[int, int, list[
     """(units in the grid, units already cached, one payload per task for the missing ones)."""
     plan = plan_for(cfg)
     dev, lib = device_type(cfg), lib_source_hash()
-    keys = {id(u): unit_key(u, dev, lib) for u in plan.units}
-    unique = list({keys[id(u)]: u for u in plan.units}.values())
+    keys = unit_keys(plan, dev, lib)
+    unique = distinct_units(plan, keys)
     missing = [u for u in unique if not is_stored(keys[id(u)], cache_dir)]
     payloads = [
         {"notebook": cfg.notebook, "params": cfg.to_dict(), "keys": [keys[id(u)] for u in batch],

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from lossdyn.device import generator, intra_op_threads
+from lossdyn.device import generator
 from lossdyn.progress import progress
 from lossdyn.resnet_oc import ACTIVATIONS, ResNetOC
 from lossdyn.soft_ce import distance_to_minimiser_set, soft_cross_entropy, target_entropy

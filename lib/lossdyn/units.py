@@ -155,8 +155,7 @@ class EnsemblePlan(Plan):
         results = train_many(jobs, device=device, workers=workers, chunk=self.chunk)
         by_id = {}
         for g, (spec, _), r in zip(groups, jobs, results):
-            for u, part in zip(g, split_members(r, spec)):
-                by_id[id(u)] = part
+            by_id.update(zip(map(id, g), split_members(r, spec)))
         return [by_id[id(u)] for u in batch]
 
     def task_batches(self, missing, *, device):
@@ -187,10 +186,10 @@ class NetworkPlan(Plan):
                       for net, k in zip(nets, keep)]
 
     def compute(self, batch, *, device, workers=1):
-        out = []
+        by_id = {}
         for g in _by_group(batch):
-            out += self.train([dict(u.obj) for u in g], [u.fields["keep_states"] for u in g], device)
-        by_id = {id(u): r for u, r in zip([u for g in _by_group(batch) for u in g], out)}
+            records = self.train([dict(u.obj) for u in g], [u.fields["keep_states"] for u in g], device)
+            by_id.update(zip(map(id, g), records))
         return [by_id[id(u)] for u in batch]
 
     def task_batches(self, missing, *, device):

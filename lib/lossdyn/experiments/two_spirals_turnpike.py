@@ -163,10 +163,15 @@ def finish(cfg: TwoSpiralsConfig, records: list[dict[str, Any]]) -> dict[str, An
     }
 
 
+def _keep_states(nets: list[dict[str, Any]]) -> list[bool]:
+    """Figs. 2–3 draw the trajectories of seed 0's networks with and without the stage cost."""
+    return [i < 2 for i in range(len(nets))]
+
+
 def plan(cfg: TwoSpiralsConfig) -> NetworkPlan:
     """Units: one ResNet each (objective, lr, seed); the first two keep their states for Figs. 2–3."""
     nets = network_specs(cfg)
-    return NetworkPlan(spirals_setup(cfg, ("seeds", "lr_paper", "lr", "depth")), nets, [i < 2 for i in range(len(nets))],
+    return NetworkPlan(spirals_setup(cfg, ("seeds", "lr_paper", "lr", "depth")), nets, _keep_states(nets),
                        lambda n, k, dev: train_spirals(cfg, n, k, dev, desc="two spirals"),
                        lambda records: finish(cfg, records))
 
@@ -174,7 +179,7 @@ def plan(cfg: TwoSpiralsConfig) -> NetworkPlan:
 def run(cfg: TwoSpiralsConfig) -> dict[str, Any]:
     """Train and measure every network of :func:`network_specs` as one stack; see the module docstring."""
     nets = network_specs(cfg)
-    return finish(cfg, train_spirals(cfg, nets, [i < 2 for i in range(len(nets))], cfg.device, desc="two spirals"))
+    return finish(cfg, train_spirals(cfg, nets, _keep_states(nets), cfg.device, desc="two spirals"))
 
 
 # -- numbers ----------------------------------------------------------------------------------
