@@ -6,7 +6,7 @@ Run from the repository root (takes a few minutes on 2 cores):
 
 Side by side, in one process, one thread, on the same data (the 300-point 3-arm spiral):
 
-1. **Training.** ``lossdyn.ensemble`` (hand-derived batched forward/backward, chunks of 4 models)
+1. **Training.** ``lossdyn.dynamical.ensemble`` (hand-derived batched forward/backward, chunks of 4 models)
    against a naive per-model ``nn.Sequential`` + autograd + manual GD loop, both training the same
    models with DCE (A = 70, T = 5000, η = 1, H = 100) for the same number of steps. Reported:
    model-steps per second of process CPU time and of wall time (median of the repeats) and the
@@ -37,12 +37,12 @@ import numpy as np
 import scipy.sparse.linalg as sla
 import torch
 
-from lossdyn import dynamical_loss as dl
-from lossdyn.batched_mlp import BatchedMLP, glorot_init
-from lossdyn.curvature import hessian_eigh, lanczos
-from lossdyn.device import cpu_model
-from lossdyn.ensemble import Member, TrainSpec, member_seeds, train_chunk
-from lossdyn.spiral3 import spiral3
+from lossdyn.dynamical import losses as dl
+from lossdyn.dynamical.batched_mlp import BatchedMLP, glorot_init
+from lossdyn.dynamical.curvature import hessian_eigh, lanczos
+from lossdyn.dynamical.ensemble import Member, TrainSpec, member_seeds, train_chunk
+from lossdyn.dynamical.spiral3 import spiral3
+from lossdyn.pipeline.device import cpu_model
 
 H, ETA, A, T = 100, 1.0, 70.0, 5000
 
@@ -90,17 +90,26 @@ def bench_training(dtype_name: str, n_models: int, steps: int, repeats: int) -> 
 
     # agreement check (and warm-up)
     ref = naive_train(spec, members[:2], min(steps, 200), dtype)
-    chk = train_chunk(TrainSpec(H=H, steps=min(steps, 200), dtype=dtype_name, snapshot_steps=(min(steps, 200),)), members[:2], "cpu")
+    chk = train_chunk(
+        TrainSpec(H=H, steps=min(steps, 200), dtype=dtype_name, snapshot_steps=(min(steps, 200),)), members[:2], "cpu"
+    )
     agree = max(float((chk["snap_theta"][i, 0] - ref[i].double()).abs().max()) for i in range(2))
     ours()
     c_ours, w_ours, _ = timed(ours, repeats)
     c_naive, w_naive, _ = timed(lambda: naive_train(spec, members, steps, dtype), repeats)
     ms = n_models * steps
     return {
-        "dtype": dtype_name, "models": n_models, "steps": steps, "chunk": chunk, "max_abs_diff_after_200_steps": agree,
-        "ensemble_model_steps_per_cpu_s": ms / c_ours, "naive_model_steps_per_cpu_s": ms / c_naive,
-        "ensemble_model_steps_per_wall_s": ms / w_ours, "naive_model_steps_per_wall_s": ms / w_naive,
-        "ratio_cpu": c_naive / c_ours, "ratio_wall": w_naive / w_ours,
+        "dtype": dtype_name,
+        "models": n_models,
+        "steps": steps,
+        "chunk": chunk,
+        "max_abs_diff_after_200_steps": agree,
+        "ensemble_model_steps_per_cpu_s": ms / c_ours,
+        "naive_model_steps_per_cpu_s": ms / c_naive,
+        "ensemble_model_steps_per_wall_s": ms / w_ours,
+        "naive_model_steps_per_wall_s": ms / w_naive,
+        "ratio_cpu": c_naive / c_ours,
+        "ratio_wall": w_naive / w_ours,
     }
 
 
@@ -151,36 +160,67 @@ def bench_lambda(n_models: int, repeats: int, warm_gap: int = 25) -> dict:
 
     c_exact, w_exact, exact = timed(lambda: [hessian_eigh(model, theta[i], G[i])[0][-1] for i in range(n_models)], 1)
     exact = torch.stack(exact)
-    rows = [{"method": "exact: torch.func.hessian + eigh", "hvps": model.P, "cpu_ms_per_model": 1e3 * c_exact / n_models,
-             "wall_ms_per_model": 1e3 * w_exact / n_models, "rel_err_max": 0.0, "rel_err_median": 0.0}]
+    rows = [
+        {
+            "method": "exact: torch.func.hessian + eigh",
+            "hvps": model.P,
+            "cpu_ms_per_model": 1e3 * c_exact / n_models,
+            "wall_ms_per_model": 1e3 * w_exact / n_models,
+            "rel_err_max": 0.0,
+            "rel_err_median": 0.0,
+        }
+    ]
 
     v_prev = lanczos(model.hvp_fn(theta_prev, G_prev), v0, 20).vectors[:, 0]
-    ours = [(f"lossdyn batched Lanczos, {kind}, m = {m}", start, m)
-            for kind, start in (("cold", v0), (f"warm (from {warm_gap} steps earlier)", v_prev)) for m in (20, 10, 5)]
+    ours = [
+        (f"lossdyn batched Lanczos, {kind}, m = {m}", start, m)
+        for kind, start in (("cold", v0), (f"warm (from {warm_gap} steps earlier)", v_prev))
+        for m in (20, 10, 5)
+    ]
     for name, start, m in ours:
         fn = lambda start=start, m=m: lanczos(model.hvp_fn(theta, G), start, m).values[:, 0]  # noqa: E731
         fn()
         c, w, val = timed(fn, repeats)
-        err = ((val - exact).abs() / exact.abs())
-        rows.append({"method": name, "hvps": m, "cpu_ms_per_model": 1e3 * c / n_models, "wall_ms_per_model": 1e3 * w / n_models,
-                     "rel_err_max": float(err.max()), "rel_err_median": float(err.median())})
+        err = (val - exact).abs() / exact.abs()
+        rows.append(
+            {
+                "method": name,
+                "hvps": m,
+                "cpu_ms_per_model": 1e3 * c / n_models,
+                "wall_ms_per_model": 1e3 * w / n_models,
+                "rel_err_max": float(err.max()),
+                "rel_err_median": float(err.median()),
+            }
+        )
 
-    for name, make in (("scipy eigsh per model, autograd double-backward HVP", autograd_hvp_operator),
-                       ("scipy eigsh per model, lossdyn R-op HVP", rop_hvp_operator)):
+    for name, make in (
+        ("scipy eigsh per model, autograd double-backward HVP", autograd_hvp_operator),
+        ("scipy eigsh per model, lossdyn R-op HVP", rop_hvp_operator),
+    ):
         counts = []
 
         def run():
             vals = []
             for i in range(n_models):
                 op, count = make(model, theta[i], G[i])
-                vals.append(float(sla.eigsh(op, k=1, which="LA", tol=0, v0=v0[i].numpy(), return_eigenvectors=False)[0]))
+                vals.append(
+                    float(sla.eigsh(op, k=1, which="LA", tol=0, v0=v0[i].numpy(), return_eigenvectors=False)[0])
+                )
                 counts.append(count[0])
             return torch.tensor(vals, dtype=torch.float64)
 
         c, w, val = timed(run, repeats)
-        err = ((val - exact).abs() / exact.abs())
-        rows.append({"method": name, "hvps": statistics.median(counts), "cpu_ms_per_model": 1e3 * c / n_models,
-                     "wall_ms_per_model": 1e3 * w / n_models, "rel_err_max": float(err.max()), "rel_err_median": float(err.median())})
+        err = (val - exact).abs() / exact.abs()
+        rows.append(
+            {
+                "method": name,
+                "hvps": statistics.median(counts),
+                "cpu_ms_per_model": 1e3 * c / n_models,
+                "wall_ms_per_model": 1e3 * w / n_models,
+                "rel_err_max": float(err.max()),
+                "rel_err_median": float(err.median()),
+            }
+        )
     return {"models": n_models, "P": model.P, "lambda_exact": exact.tolist(), "two_over_eta": 2 / ETA, "rows": rows}
 
 
@@ -199,9 +239,15 @@ def main() -> None:
     lam = bench_lambda(args.models, args.repeats)
     load1 = os.getloadavg()
     machine = {
-        "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "numpy": np.__version__,
-        "load_average_start": [round(x, 2) for x in load0], "load_average_end": [round(x, 2) for x in load1],
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "numpy": np.__version__,
+        "load_average_start": [round(x, 2) for x in load0],
+        "load_average_end": [round(x, 2) for x in load1],
         "benchmark_wall_s": round(time.perf_counter() - t0, 1),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
     }
@@ -227,8 +273,10 @@ def to_markdown(r: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for t in r["training"]:
-        lines.append(f"| {t['dtype']} | {t['naive_model_steps_per_cpu_s']:,.0f} | {t['ensemble_model_steps_per_cpu_s']:,.0f} | "
-                     f"**{t['ratio_cpu']:.1f}×** | {t['ratio_wall']:.1f}× | {t['max_abs_diff_after_200_steps']:.1e} |")
+        lines.append(
+            f"| {t['dtype']} | {t['naive_model_steps_per_cpu_s']:,.0f} | {t['ensemble_model_steps_per_cpu_s']:,.0f} | "
+            f"**{t['ratio_cpu']:.1f}×** | {t['ratio_wall']:.1f}× | {t['max_abs_diff_after_200_steps']:.1e} |"
+        )
     lines += [
         "",
         "The last column compares the two implementations' parameters after 200 steps from the same initial weights. "
@@ -241,8 +289,12 @@ def to_markdown(r: dict) -> str:
     eig = rows["scipy eigsh per model, autograd double-backward HVP"]
     eig_rop = rows["scipy eigsh per model, lossdyn R-op HVP"]
     accurate = [row for row in lam["rows"] if row["method"].startswith("lossdyn") and row["rel_err_max"] <= 1e-5]
-    cold = min((row for row in accurate if ", cold," in row["method"]), key=lambda row: row["cpu_ms_per_model"], default=None)
-    warm = min((row for row in accurate if ", warm" in row["method"]), key=lambda row: row["cpu_ms_per_model"], default=None)
+    cold = min(
+        (row for row in accurate if ", cold," in row["method"]), key=lambda row: row["cpu_ms_per_model"], default=None
+    )
+    warm = min(
+        (row for row in accurate if ", warm" in row["method"]), key=lambda row: row["cpu_ms_per_model"], default=None
+    )
     lines += [
         "",
         f"**λ_max** — {lam['models']} DCE networks (H = {H}, P = {lam['P']} parameters, float64) after 4000 steps at η = 1, "
@@ -252,16 +304,20 @@ def to_markdown(r: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for row in lam["rows"]:
-        lines.append(f"| {row['method']} | {row['hvps']:.0f} | {row['cpu_ms_per_model']:.2f} | {row['rel_err_max']:.1e} | "
-                     f"{row['rel_err_median']:.1e} |")
+        lines.append(
+            f"| {row['method']} | {row['hvps']:.0f} | {row['cpu_ms_per_model']:.2f} | {row['rel_err_max']:.1e} | "
+            f"{row['rel_err_median']:.1e} |"
+        )
     summary = []
     for label, row in (("cold start", cold), ("warm start, as when tracking", warm)):
         if row is None:
             summary.append(f"no {label} Lanczos variant reached 1e-5")
             continue
-        summary.append(f"{label}: cheapest variant within 1e-5 is *{row['method'].split(', ', 1)[1]}*, "
-                       f"**{eig['cpu_ms_per_model'] / row['cpu_ms_per_model']:.0f}×** cheaper than eigsh with autograd HVPs "
-                       f"and {eig_rop['cpu_ms_per_model'] / row['cpu_ms_per_model']:.1f}× cheaper than eigsh with the same R-op HVPs")
+        summary.append(
+            f"{label}: cheapest variant within 1e-5 is *{row['method'].split(', ', 1)[1]}*, "
+            f"**{eig['cpu_ms_per_model'] / row['cpu_ms_per_model']:.0f}×** cheaper than eigsh with autograd HVPs "
+            f"and {eig_rop['cpu_ms_per_model'] / row['cpu_ms_per_model']:.1f}× cheaper than eigsh with the same R-op HVPs"
+        )
     lines += ["", "Per-estimate CPU cost ratios at ≤ 1e-5 relative error: " + "; ".join(summary) + ".", ""]
     return "\n".join(lines)
 

@@ -2,40 +2,39 @@
 
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 
-from lossdyn import cache
-from lossdyn.experiments.soft_ce_geometry import SoftCEGeometryConfig, run
-
+from lossdyn.dissipativity.p1_fig1_soft_cross_entropy import Config, compute
+from lossdyn.pipeline import cache
 from test_config import GOOD
 
 
 @pytest.fixture
 def cfg():
-    return SoftCEGeometryConfig.from_mapping({**GOOD, "grid": 21, "n_cut": 21, "n_bound_samples": 200})
+    return Config.from_mapping({**GOOD, "grid": 21, "n_cut": 21, "n_bound_samples": 200})
 
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts calls of the soft-CE run (the page's only unit)."""
-    import lossdyn.experiments.soft_ce_geometry as exp
+    """Counts calls of the soft-CE computation (the page's only unit)."""
+    import lossdyn.dissipativity.p1_fig1_soft_cross_entropy as exp
 
     seen = []
 
     def counting(c):
         seen.append(c)
-        return run(c)
+        return compute(c)
 
-    monkeypatch.setattr(exp, "run", counting)
+    monkeypatch.setattr(exp, "compute", counting)
     return seen
 
 
 def test_key_depends_on_every_result_field_and_the_lib(cfg, monkeypatch):
     base = cache.cache_key(cfg)
-    assert cache.cache_key(SoftCEGeometryConfig.from_mapping(cfg.to_dict())) == base
+    assert cache.cache_key(Config.from_mapping(cfg.to_dict())) == base
     for key, value in [("p_d", 0.9), ("seed", 1), ("grid", 23), ("dtype", "float32")]:
-        assert cache.cache_key(SoftCEGeometryConfig.from_mapping({**cfg.to_dict(), key: value})) != base
+        assert cache.cache_key(Config.from_mapping({**cfg.to_dict(), key: value})) != base
     monkeypatch.setattr(cache, "lib_source_hash", lambda: "a different library")
     assert cache.cache_key(cfg) != base
 
@@ -98,7 +97,7 @@ def test_cache_root_is_a_parameter(cfg, tmp_path, monkeypatch, calls):
 
 
 def test_run_is_deterministic(cfg):
-    a, b = run(cfg), run(cfg)
+    a, b = compute(cfg), compute(cfg)
     for k, v in a.items():
         assert torch.equal(v, b[k]) if isinstance(v, torch.Tensor) else v == b[k], k
 

@@ -7,14 +7,16 @@ import sys
 
 import pytest
 
-from lossdyn.config import ConfigError
-from lossdyn.runner import parse_value, plan_jobs
+from lossdyn.pipeline.config import ConfigError
+from lossdyn.pipeline.runner import parse_value, plan_jobs
 
 FIG1 = "p1_fig1_soft_cross_entropy"
 
 
 def cli(*args: str):
-    return subprocess.run([sys.executable, "-m", "lossdyn", "build", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lossdyn", "build", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,27 @@ import dataclasses
 
 import pytest
 
-from lossdyn.config import REGISTRY, ConfigError, config_class
-from lossdyn.experiments.soft_ce_geometry import SoftCEGeometryConfig
+from lossdyn.dissipativity.p1_fig1_soft_cross_entropy import Config
+from lossdyn.pipeline.config import ConfigError
+from lossdyn.pipeline.figures import config_class, figures
 
-GOOD = dict(C=2, p_d=0.95, label=0, extent=10.0, grid=51, s_max=15.0, n_cut=101, n_bound_samples=1000,
-            dtype="float64", device="cpu", seed=0)
+GOOD = dict(
+    C=2,
+    p_d=0.95,
+    label=0,
+    extent=10.0,
+    grid=51,
+    s_max=15.0,
+    n_cut=101,
+    n_bound_samples=1000,
+    dtype="float64",
+    device="cpu",
+    seed=0,
+)
 
 
 def test_valid_config_is_frozen_and_complete():
-    cfg = SoftCEGeometryConfig.from_mapping(GOOD)
+    cfg = Config.from_mapping(GOOD)
     assert cfg.to_dict() == GOOD
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.p_d = 0.5  # type: ignore[misc]
@@ -36,7 +48,7 @@ def test_valid_config_is_frozen_and_complete():
 )
 def test_out_of_range_names_the_key(change, key, fragment):
     with pytest.raises(ConfigError) as err:
-        SoftCEGeometryConfig.from_mapping({**GOOD, **change})
+        Config.from_mapping({**GOOD, **change})
     message = str(err.value)
     assert message.startswith(f"{key} = ")
     assert fragment in message
@@ -45,34 +57,40 @@ def test_out_of_range_names_the_key(change, key, fragment):
 
 @pytest.mark.parametrize(
     ("change", "key"),
-    [({"C": 2.5}, "C"), ({"C": True}, "C"), ({"p_d": "high"}, "p_d"), ({"seed": 1.0}, "seed"), ({"dtype": 64}, "dtype")],
+    [
+        ({"C": 2.5}, "C"),
+        ({"C": True}, "C"),
+        ({"p_d": "high"}, "p_d"),
+        ({"seed": 1.0}, "seed"),
+        ({"dtype": 64}, "dtype"),
+    ],
 )
 def test_wrong_type_names_the_key(change, key):
     with pytest.raises(ConfigError, match=rf"^{key}: expected "):
-        SoftCEGeometryConfig.from_mapping({**GOOD, **change})
+        Config.from_mapping({**GOOD, **change})
 
 
 def test_int_is_accepted_for_float():
-    cfg = SoftCEGeometryConfig.from_mapping({**GOOD, "extent": 5})
+    cfg = Config.from_mapping({**GOOD, "extent": 5})
     assert isinstance(cfg.extent, float) and cfg.extent == 5.0
 
 
 def test_unknown_and_missing_keys():
     with pytest.raises(ConfigError, match=r"^pd: unknown parameter .* allowed: .*p_d"):
-        SoftCEGeometryConfig.from_mapping({**GOOD, "pd": 0.9})
+        Config.from_mapping({**GOOD, "pd": 0.9})
     partial = dict(GOOD)
     del partial["s_max"]
     with pytest.raises(ConfigError, match=r"^s_max: missing"):
-        SoftCEGeometryConfig.from_mapping(partial)
+        Config.from_mapping(partial)
 
 
 def test_from_namespace_picks_only_fields():
     namespace = {**GOOD, "In": [], "np": object(), "_": None}
-    assert SoftCEGeometryConfig.from_namespace(namespace).to_dict() == GOOD
+    assert Config.from_namespace(namespace).to_dict() == GOOD
 
 
 def test_registry():
-    assert config_class("p1_fig1_soft_cross_entropy") is SoftCEGeometryConfig
-    assert REGISTRY["p1_fig1_soft_cross_entropy"] is SoftCEGeometryConfig
+    assert config_class("p1_fig1_soft_cross_entropy") is Config
+    assert figures()["p1_fig1_soft_cross_entropy"].module.Config is Config
     with pytest.raises(ConfigError, match="unknown notebook"):
         config_class("p9_nothing")

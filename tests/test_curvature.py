@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lossdyn import dynamical_loss as dl
-from lossdyn.batched_mlp import BatchedMLP, glorot_init
-from lossdyn.curvature import hessian_eigh, lambda_max, lanczos
-from lossdyn.ensemble import Member, TrainSpec, train_chunk
-from lossdyn.spiral3 import spiral3
+from lossdyn.dynamical import losses as dl
+from lossdyn.dynamical.batched_mlp import BatchedMLP, glorot_init
+from lossdyn.dynamical.curvature import hessian_eigh, lambda_max, lanczos
+from lossdyn.dynamical.ensemble import Member, TrainSpec, train_chunk
+from lossdyn.dynamical.spiral3 import spiral3
 
 DT = torch.float64
 
@@ -22,8 +22,11 @@ def spd_with_spectrum(eigs: torch.Tensor, seed: int) -> torch.Tensor:
 
 def test_lanczos_on_quadratics_with_known_spectra():
     P = 40
-    spectra = [torch.linspace(-1.0, 5.0, P, dtype=DT), torch.cat([torch.tensor([9.0, 8.5]), torch.rand(P - 2, dtype=DT, generator=torch.Generator().manual_seed(1))]),
-               torch.cat([torch.tensor([3.0, 3.0]), torch.zeros(P - 2, dtype=DT)])]  # degenerate top, low rank
+    spectra = [
+        torch.linspace(-1.0, 5.0, P, dtype=DT),
+        torch.cat([torch.tensor([9.0, 8.5]), torch.rand(P - 2, dtype=DT, generator=torch.Generator().manual_seed(1))]),
+        torch.cat([torch.tensor([3.0, 3.0]), torch.zeros(P - 2, dtype=DT)]),
+    ]  # degenerate top, low rank
     Hs = torch.stack([spd_with_spectrum(e, i) for i, e in enumerate(spectra)])
     v0 = torch.randn(3, P, generator=torch.Generator().manual_seed(2), dtype=DT)
     hvp = lambda V: torch.bmm(Hs, V.unsqueeze(-1)).squeeze(-1)  # noqa: E731
@@ -35,7 +38,9 @@ def test_lanczos_on_quadratics_with_known_spectra():
         torch.testing.assert_close(full.values[s], top, rtol=1e-12, atol=1e-12)
         v = full.vectors[s, 0]
         torch.testing.assert_close(Hs[s] @ v, top[0] * v, rtol=0, atol=1e-10)
-        assert float(res.residuals[s, 0]) == pytest.approx(float((Hs[s] @ res.vectors[s, 0] - res.values[s, 0] * res.vectors[s, 0]).norm()), abs=1e-10)
+        assert float(res.residuals[s, 0]) == pytest.approx(
+            float((Hs[s] @ res.vectors[s, 0] - res.values[s, 0] * res.vectors[s, 0]).norm()), abs=1e-10
+        )
     torch.testing.assert_close(res.values[0, 1], spectra[0].sort(descending=True).values[1], rtol=1e-8, atol=1e-8)
 
 
@@ -66,8 +71,16 @@ def test_hvp_equals_the_autograd_hessian():
 
 
 def test_lanczos_tracking_in_the_trainer_matches_eigh():
-    spec = TrainSpec(H=8, steps=200, dtype="float64", n_per_class=20, lambda_steps=(0, 50, 100, 200), lambda_m=12,
-                     lambda_m_cold=20, snapshot_steps=(0, 50, 100, 200))
+    spec = TrainSpec(
+        H=8,
+        steps=200,
+        dtype="float64",
+        n_per_class=20,
+        lambda_steps=(0, 50, 100, 200),
+        lambda_m=12,
+        lambda_m_cold=20,
+        snapshot_steps=(0, 50, 100, 200),
+    )
     member = Member(0, 1.0, 70.0, 120)
     res = train_chunk(spec, [member], "cpu")
     X, y = spiral3(0, 20)

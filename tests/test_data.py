@@ -12,8 +12,9 @@ import sys
 import pytest
 import torch
 
-from lossdyn import data as datasets
-from lossdyn.config import ConfigError, config_class
+from lossdyn.dissipativity import data as datasets
+from lossdyn.pipeline.config import ConfigError
+from lossdyn.pipeline.figures import config_class
 
 
 # -- two spirals ------------------------------------------------------------------------------
@@ -95,7 +96,11 @@ def test_read_idx_round_trip(tmp_path, gz):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"magic_type": 0x0D}, "not unsigned byte"), ({"truncate": 3}, "header says"), ({"gz": True, "truncate": 1}, "header says")],
+    [
+        ({"magic_type": 0x0D}, "not unsigned byte"),
+        ({"truncate": 3}, "header says"),
+        ({"gz": True, "truncate": 1}, "header says"),
+    ],
 )
 def test_read_idx_rejects_malformed(tmp_path, kwargs, match):
     p = write_idx(tmp_path / "b-idx1-ubyte", torch.arange(10), **kwargs)
@@ -145,9 +150,27 @@ def test_check_mnist_dir_rejects(tmp_path):
 
 
 def mnist_defaults(**changes):
-    values = dict(mnist_dir="", n_train=2000, n_test=1000, depth_stage=20, depths_without=[10, 20], width=128,
-                  activation="relu", p_d=0.91, gamma=1.0, weight_decay=1e-5, lr=1e-3, batch_size=128, epochs=8,
-                  eps_required=0.05, eps_turnpike=1.0, threads=1, dtype="float32", device="cpu", seed=0)
+    values = dict(
+        mnist_dir="",
+        n_train=2000,
+        n_test=1000,
+        depth_stage=20,
+        depths_without=[10, 20],
+        width=128,
+        activation="relu",
+        p_d=0.91,
+        gamma=1.0,
+        weight_decay=1e-5,
+        lr=1e-3,
+        batch_size=128,
+        epochs=8,
+        eps_required=0.05,
+        eps_turnpike=1.0,
+        threads=1,
+        dtype="float32",
+        device="cpu",
+        seed=0,
+    )
     values.update(changes)
     return values
 
@@ -169,8 +192,23 @@ def test_mnist_dir_is_checked_by_the_config(tmp_path):
 
 
 def test_cli_wrong_mnist_dir_exits_2_with_one_line():
-    out = subprocess.run([sys.executable, "-m", "lossdyn", "build", "--only", "p1_fig5_mnist_layer_loss", "-p",
-                          "mnist_dir", "/nonexistent", "--no-book"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lossdyn",
+            "build",
+            "--only",
+            "p1_fig5_mnist_layer_loss",
+            "-p",
+            "mnist_dir",
+            "/nonexistent",
+            "--no-book",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: mnist_dir"), out.stderr

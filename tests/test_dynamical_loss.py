@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from lossdyn import dynamical_loss as dl
-from lossdyn.batched_mlp import BatchedMLP, glorot_init
-from lossdyn.spiral3 import spiral3
+from lossdyn.dynamical import losses as dl
+from lossdyn.dynamical.batched_mlp import BatchedMLP, glorot_init
+from lossdyn.dynamical.spiral3 import spiral3
 
 DT = torch.float64
 

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from lossdyn import dynamical_loss as dl
-from lossdyn.batched_mlp import TRUNC_STD, BatchedMLP, glorot_init
-from lossdyn.ensemble import Member, TrainSpec, member_seeds, train, train_chunk
-from lossdyn.spiral3 import spiral3
+from lossdyn.dynamical import losses as dl
+from lossdyn.dynamical.batched_mlp import TRUNC_STD, BatchedMLP, glorot_init
+from lossdyn.dynamical.ensemble import Member, TrainSpec, member_seeds, train, train_chunk
+from lossdyn.dynamical.spiral3 import spiral3
 
 
 def autograd_reference(spec: TrainSpec, member: Member, steps: int):
@@ -30,12 +30,22 @@ def autograd_reference(spec: TrainSpec, member: Member, steps: int):
     return torch.nn.utils.parameters_to_vector(net.parameters()).detach(), torch.tensor(losses, dtype=torch.float64)
 
 
-@pytest.mark.parametrize(("family", "weighting"), [("ce", "sample_class"), ("mse", "sample_class"),
-                                                   ("mse", "output_component"), ("mse", "correct_output_only")])
+@pytest.mark.parametrize(
+    ("family", "weighting"),
+    [("ce", "sample_class"), ("mse", "sample_class"), ("mse", "output_component"), ("mse", "correct_output_only")],
+)
 def test_trajectory_matches_autograd_after_100_steps(family, weighting):
     steps = 100
-    spec = TrainSpec(H=12, steps=steps, family=family, weighting=weighting, dtype="float64", n_per_class=20,
-                     record_full=True, snapshot_steps=(steps,))
+    spec = TrainSpec(
+        H=12,
+        steps=steps,
+        family=family,
+        weighting=weighting,
+        dtype="float64",
+        n_per_class=20,
+        record_full=True,
+        snapshot_steps=(steps,),
+    )
     eta = 1.0 if family == "ce" else 0.1
     members = [Member(0, eta, 70.0, 30), Member(1, eta / 2, 1.0, 30), Member(2, eta, 25.0, 40, static_from=60)]
     res = train_chunk(spec, members, "cpu")
@@ -64,8 +74,16 @@ def test_same_replica_same_init_across_losses_and_learning_rates():
 
 
 def test_diverging_member_is_flagged_frozen_and_the_others_keep_training():
-    spec = TrainSpec(H=8, steps=240, family="mse", dtype="float64", n_per_class=100, record_full=True,
-                     lambda_steps=(0, 120, 240), onset=True)
+    spec = TrainSpec(
+        H=8,
+        steps=240,
+        family="mse",
+        dtype="float64",
+        n_per_class=100,
+        record_full=True,
+        lambda_steps=(0, 120, 240),
+        onset=True,
+    )
     good = [Member(0, 0.05, 70.0, 100), Member(2, 0.05, 1.0, 100)]
     bad = Member(1, 50.0, 1.0, 100)  # far beyond 2/λ_max: the loss overflows to inf/NaN
     res = train_chunk(spec, [good[0], bad, good[1]], "cpu")
@@ -82,8 +100,17 @@ def test_diverging_member_is_flagged_frozen_and_the_others_keep_training():
 def test_chunked_multiprocess_and_unchunked_runs_are_bit_identical():
     # N = 300 (the paper's data size): at other N, MKL's batched GEMM can pick batch-size-dependent
     # kernels for the 3×H·H×N product (seen at N = 90), which would break bit-identity
-    spec = TrainSpec(H=16, steps=300, dtype="float32", n_per_class=100, lambda_steps=(0, 100, 300), onset=True,
-                     record_full=True, snapshot_steps=(150,), top2_steps=(300,))
+    spec = TrainSpec(
+        H=16,
+        steps=300,
+        dtype="float32",
+        n_per_class=100,
+        lambda_steps=(0, 100, 300),
+        onset=True,
+        record_full=True,
+        snapshot_steps=(150,),
+        top2_steps=(300,),
+    )
     members = [Member(r % 3, (0.5, 1.0, 2.0)[r % 3], (1.0, 70.0, 25.0)[r % 3], (100, 80, 60)[r % 3]) for r in range(7)]
     one = train(spec, members, device="cpu", workers=1, chunk=len(members))
     many = train(spec, members, device="cpu", workers=2, chunk=3)
@@ -101,7 +128,9 @@ def test_loss_bins_average_the_per_step_losses():
     spec = TrainSpec(H=6, steps=500, dtype="float64", n_per_class=10, record_full=True, loss_bins=30)
     res = train_chunk(spec, [Member(0, 1.0, 70.0, 50)], "cpu")
     F = res["F"][0]
-    for a, b, mean in zip(res["loss_bin_start"].tolist(), res["loss_bin_end"].tolist(), res["loss_bin_mean"][0].tolist()):
+    for a, b, mean in zip(
+        res["loss_bin_start"].tolist(), res["loss_bin_end"].tolist(), res["loss_bin_mean"][0].tolist()
+    ):
         assert mean == pytest.approx(float(F[a:b].mean()), rel=1e-12)
     assert res["loss_bin_start"][0] == 0 and res["loss_bin_end"][-1] == 500
 
@@ -120,7 +149,7 @@ def test_same_landscape_loss_change_is_computed_without_gamma_drift():
 
 
 def test_dense_lambda_tracking_refuses_to_be_chunked():
-    from lossdyn.ensemble import train_many
+    from lossdyn.dynamical.ensemble import train_many
 
     spec = TrainSpec(H=4, steps=10, n_per_class=10, lambda_steps=(0,), dense_every=2)
     with pytest.raises(ValueError, match="chunk"):

@@ -7,12 +7,10 @@ import json
 
 import pytest
 
-from lossdyn.cache import CacheInfo
-from lossdyn.claims import Claim, format_claims
-from lossdyn.experiments import soft_ce_geometry as exp
-from lossdyn.plots.soft_ce_geometry import plot_soft_ce_geometry
-from lossdyn.plotting import save_figure
-
+from lossdyn.dissipativity import p1_fig1_soft_cross_entropy as exp
+from lossdyn.pipeline.cache import CacheInfo, cached_run
+from lossdyn.pipeline.claims import Claim, format_claims
+from lossdyn.pipeline.plotting import save_figure
 from test_config import GOOD
 
 INFO = CacheInfo(key="0123456789abcdef", hit=False, mode="off", path="-", compute_seconds=0.1, device="cpu")
@@ -20,8 +18,8 @@ INFO = CacheInfo(key="0123456789abcdef", hit=False, mode="off", path="-", comput
 
 @pytest.fixture(scope="module")
 def cfg_res():
-    cfg = exp.SoftCEGeometryConfig.from_mapping({**GOOD, "grid": 31, "n_cut": 61, "n_bound_samples": 500})
-    return cfg, exp.run(cfg)
+    cfg = exp.Config.from_mapping({**GOOD, "grid": 31, "n_cut": 61, "n_bound_samples": 500})
+    return cfg, cached_run(cfg)[0]  # the test suite runs with the results cache off
 
 
 def digests(folder, name):
@@ -33,13 +31,13 @@ def test_files_are_byte_stable(cfg_res, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     for folder in (a, b):  # a fresh figure each time, as a re-executed notebook makes
-        save_figure(plot_soft_ce_geometry(res), cfg, numbers=exp.key_numbers(res), claims=exp.claims(res), info=INFO, out_dir=folder)
+        save_figure(exp.plot(res), cfg, numbers=exp.key_numbers(res), claims=exp.claims(res), info=INFO, out_dir=folder)
     assert digests(a, cfg.notebook) == digests(b, cfg.notebook)
 
 
 def test_sidecar_holds_parameters_numbers_and_claims(cfg_res, tmp_path):
     cfg, res = cfg_res
-    save_figure(plot_soft_ce_geometry(res), cfg, numbers=exp.key_numbers(res), claims=exp.claims(res), info=INFO, out_dir=tmp_path)
+    save_figure(exp.plot(res), cfg, numbers=exp.key_numbers(res), claims=exp.claims(res), info=INFO, out_dir=tmp_path)
     data = json.loads((tmp_path / f"{cfg.notebook}.json").read_text())
     assert data["parameters"] == cfg.to_dict()
     assert data["numbers"]["delta"] == pytest.approx(-2.944439, abs=1e-6)
@@ -57,7 +55,7 @@ def test_sidecar_holds_parameters_numbers_and_claims(cfg_res, tmp_path):
 def test_missing_out_dir_raises(cfg_res, tmp_path):
     cfg, res = cfg_res
     with pytest.raises(FileNotFoundError):
-        save_figure(plot_soft_ce_geometry(res), cfg, numbers={}, claims=[], info=INFO, out_dir=tmp_path / "nope")
+        save_figure(exp.plot(res), cfg, numbers={}, claims=[], info=INFO, out_dir=tmp_path / "nope")
 
 
 def test_claim_verdicts_are_checked():

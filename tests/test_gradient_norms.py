@@ -10,9 +10,10 @@ import math
 import pytest
 import torch
 
-from lossdyn import gradient_norm_training as gnt
-from lossdyn import gradient_norms as gn
-from lossdyn import relu_mlp, soft_ce
+from lossdyn.dissipativity import soft_ce
+from lossdyn.gradnorms import relu_mlp
+from lossdyn.gradnorms import theory as gn
+from lossdyn.gradnorms import training as gnt
 
 DT = torch.float64
 KS = (2, 3, 5, 10)
@@ -166,6 +167,7 @@ def tiny_net(seed: int = 0, B: int = 2, n: int = 5, d: int = 4, m: int = 6, L: i
 
 def jacobian(weights, X, b: int) -> torch.Tensor:
     """G = ∂z/∂W of net b by autograd: shape (n·k, P)."""
+
     def f(*ws):
         return relu_mlp.forward([w[None] for w in ws], X)[0][0]
 
@@ -204,9 +206,11 @@ def test_parameter_gradients_are_G_transpose_times_logit_gradients():
     X, y, W = tiny_net(seed=3)
     n, k = X.shape[0], W[-1].shape[1]
     for b in range(2):
-        Wb = [w[b:b + 1].clone().requires_grad_(True) for w in W]
+        Wb = [w[b : b + 1].clone().requires_grad_(True) for w in W]
         z = relu_mlp.forward(Wb, X)[0][0]
-        auto1 = torch.cat([g.reshape(-1) for g in torch.autograd.grad(gn.mse_softmax(z, y).sum(), Wb, retain_graph=True)])
+        auto1 = torch.cat(
+            [g.reshape(-1) for g in torch.autograd.grad(gn.mse_softmax(z, y).sum(), Wb, retain_graph=True)]
+        )
         auto2 = torch.cat([g.reshape(-1) for g in torch.autograd.grad(gn.cross_entropy(z, y).sum(), Wb)])
         G = jacobian(W, X, b)
         g1, g2 = gn.logit_gradients(z.detach(), y)
@@ -242,7 +246,9 @@ def test_bounds_through_random_jacobians(k):
     G = torch.randn(N, k, P, generator=g, dtype=DT) * torch.exp(torch.randn(N, k, 1, generator=g, dtype=DT))
     out = gn.parameter_gradient_bounds(G @ G.transpose(-1, -2), z, y)
     g1, g2 = gn.logit_gradients(z, y)
-    torch.testing.assert_close(out["grad1"], norm((G.transpose(-1, -2) @ g1[..., None])[..., 0]), rtol=1e-10, atol=1e-300)
+    torch.testing.assert_close(
+        out["grad1"], norm((G.transpose(-1, -2) @ g1[..., None])[..., 0]), rtol=1e-10, atol=1e-300
+    )
     rel = 1e-10
     assert (out["lower1"] <= out["grad1"] * (1 + rel)).all() and (out["grad1"] <= out["upper1"] * (1 + rel)).all()
     assert (out["lower2"] <= out["grad2"] * (1 + rel)).all() and (out["grad2"] <= out["upper2"] * (1 + rel)).all()
@@ -281,10 +287,12 @@ def test_full_batch_lojasiewicz_bounds_on_random_kernels(k):
         p_c_min = torch.softmax(z, -1).gather(-1, y[:, None]).min()
         g1, g2 = gn.logit_gradients(z, y)
         g3 = z - gn.one_hot(y, k, dtype=DT)
-        for loss, gz, value, ev in (("mse_softmax", g1, gn.mse_softmax(z, y).mean(), ev_perp),
-                                    ("cross_entropy", g2, gn.cross_entropy(z, y).mean(), ev_perp),
-                                    ("mse_logits", g3, gn.mse_logits(z, y).mean(), ev_full)):
-            c = (gz.reshape(-1) / n)
+        for loss, gz, value, ev in (
+            ("mse_softmax", g1, gn.mse_softmax(z, y).mean(), ev_perp),
+            ("cross_entropy", g2, gn.cross_entropy(z, y).mean(), ev_perp),
+            ("mse_logits", g3, gn.mse_logits(z, y).mean(), ev_full),
+        ):
+            c = gz.reshape(-1) / n
             grad = torch.sqrt(c @ K @ c)
             lo, hi = gn.lojasiewicz_bounds(loss, ev[0], ev[-1], p_c_min, n)
             lhs = grad**2 if loss == "mse_logits" else grad

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lossdyn.config import config_class
-from lossdyn.runner import notebook_defaults, profile_parameters, toc_generated_pages
-
+from lossdyn.pipeline.figures import config_class
+from lossdyn.pipeline.runner import notebook_defaults, profile_parameters, toc_generated_pages
 from notebook_rules import check_notebook
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lossdyn.onset import OnsetStream, alternation_starts, first_onset_per_period
+from lossdyn.dynamical.onset import OnsetStream, alternation_starts, first_onset_per_period
 
 
 def sequence(pattern: str, base: float = 1e-3) -> torch.Tensor:

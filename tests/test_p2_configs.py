@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lossdyn.config import ConfigError, config_class
-from lossdyn.runner import notebook_defaults
-from lossdyn.paths import notebook_dir
+from lossdyn.pipeline.config import ConfigError
+from lossdyn.pipeline.figures import config_class
+from lossdyn.pipeline.paths import notebook_dir
+from lossdyn.pipeline.runner import notebook_defaults
 
 BAD = {
     "p2_fig1_size_vs_learning_rate": [("widths", [100, 10]), ("etas", [0.0]), ("time_budget", 1.0)],

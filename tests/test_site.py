@@ -21,11 +21,26 @@ from conftest import ROOT, in_ci, require_built
 HTML = ROOT / "_build" / "html"
 FIGURES = ROOT / "book" / "figures"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SKIP = {"genindex.html", "search.html", "index.html"}
-PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
-               if p.name not in SKIP and "_static" not in p.parts and "_sources" not in p.parts) if HTML.is_dir() else []
+PAGES = (
+    sorted(
+        p.relative_to(HTML).as_posix()
+        for p in HTML.rglob("*.html")
+        if p.name not in SKIP and "_static" not in p.parts and "_sources" not in p.parts
+    )
+    if HTML.is_dir()
+    else []
+)
 SIDECARS = sorted(FIGURES.glob("*.json")) if FIGURES.is_dir() else []
 
 
@@ -84,7 +99,9 @@ def test_page_renders(browser, server, path):
         assert response is not None and response.ok, path
         assert failed == [], failed
         assert foreign == [], f"requests leaving the site: {foreign}"
-        broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        broken = page.evaluate(
+            "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
         assert broken == []
         if page.locator(".math").count():  # math in the source must be typeset by MathJax
             assert page.locator("mjx-container").count() >= page.locator(".math").count()

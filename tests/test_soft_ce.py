@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lossdyn import soft_ce
-from lossdyn.resnet_oc import ResidualBlock, ResNetOC, control_penalty, ocp_objective
+from lossdyn.dissipativity import soft_ce
+from lossdyn.dissipativity.resnet_oc import ResidualBlock, ResNetOC, control_penalty, ocp_objective
 
 DT = torch.float64
 CASES = [(2, 0.95), (10, 0.91), (3, 0.7), (5, 0.5)]
@@ -97,8 +97,12 @@ def test_minimiser_point_known_values():
     spirals = soft_ce.minimiser_point(y, 2, 0.95, dtype=DT)[0]
     torch.testing.assert_close(spirals, torch.tensor([1.472219, -1.472219], dtype=DT), rtol=0, atol=1e-6)
     # Printed variant's loss: 0.170 (C = 2) and 0.029 (C = 10), spec §1.4.
-    assert soft_ce.soft_cross_entropy(soft_ce.minimiser_point_as_printed(y, 2, 0.95, dtype=DT), y, p_d=0.95).item() == pytest.approx(0.170, abs=5e-4)
-    assert soft_ce.soft_cross_entropy(soft_ce.minimiser_point_as_printed(y, 10, 0.91, dtype=DT), y, p_d=0.91).item() == pytest.approx(0.029, abs=5e-4)
+    assert soft_ce.soft_cross_entropy(
+        soft_ce.minimiser_point_as_printed(y, 2, 0.95, dtype=DT), y, p_d=0.95
+    ).item() == pytest.approx(0.170, abs=5e-4)
+    assert soft_ce.soft_cross_entropy(
+        soft_ce.minimiser_point_as_printed(y, 10, 0.91, dtype=DT), y, p_d=0.91
+    ).item() == pytest.approx(0.029, abs=5e-4)
 
 
 # 5. Hessian: autograd = diag(p) − ppᵀ; H1 = 0; rank C − 1; PSD.
@@ -174,7 +178,9 @@ def test_asymptotic_slope(C, p_d):
     d = torch.randn(20, C, generator=g, dtype=DT)
     slope = soft_ce.asymptotic_slope(d, y, p_d=p_d)
     s1, s2 = 1e4, 2e4
-    fd = (soft_ce.soft_cross_entropy(x0 + s2 * d, y, p_d=p_d) - soft_ce.soft_cross_entropy(x0 + s1 * d, y, p_d=p_d)) / (s2 - s1)
+    fd = (soft_ce.soft_cross_entropy(x0 + s2 * d, y, p_d=p_d) - soft_ce.soft_cross_entropy(x0 + s1 * d, y, p_d=p_d)) / (
+        s2 - s1
+    )
     torch.testing.assert_close(fd, slope, rtol=0, atol=1e-9)
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lossdyn import cache
-from lossdyn.cli import main
-from lossdyn.sweep import local_cluster, run_task, sweep, sweep_tasks
-
+from lossdyn.pipeline import cache
+from lossdyn.pipeline.cli import main
+from lossdyn.pipeline.sweep import local_cluster, run_task, sweep, sweep_tasks
 from same import assert_same
 from tiny_grids import tiny
 
@@ -50,7 +49,8 @@ def _serial(cfg, root: Path, monkeypatch) -> dict:
 
 @pytest.mark.parametrize("notebook", GRIDS)
 def test_sweep_gives_exactly_the_units_of_a_serial_run_and_a_second_sweep_computes_nothing(
-        notebook, cluster, tmp_path, monkeypatch):
+    notebook, cluster, tmp_path, monkeypatch
+):
     cfg = tiny(notebook)
     report = sweep(cfg, scheduler=cluster.scheduler_address, cache_dir=tmp_path / "swept", log=lambda m: None)
     assert report.ok and report.cached == 0 and report.computed == report.units == len(_stored(tmp_path / "swept"))
@@ -59,8 +59,11 @@ def test_sweep_gives_exactly_the_units_of_a_serial_run_and_a_second_sweep_comput
     swept, serial_units = _stored(tmp_path / "swept"), _stored(tmp_path / "serial")
     assert swept.keys() == serial_units.keys()
     for key in swept:  # bit-identical units, whichever worker and batch computed them
-        assert_same(torch.load(swept[key] / "result.pt", weights_only=True),
-                    torch.load(serial_units[key] / "result.pt", weights_only=True), key)
+        assert_same(
+            torch.load(swept[key] / "result.pt", weights_only=True),
+            torch.load(serial_units[key] / "result.pt", weights_only=True),
+            key,
+        )
     _assert_complete_entries(tmp_path / "swept")
 
     again = sweep(cfg, scheduler=cluster.scheduler_address, cache_dir=tmp_path / "swept")

@@ -11,20 +11,10 @@ import math
 import pytest
 import torch
 
-from lossdyn import data as datasets
-from lossdyn.resnet_oc import ocp_objective
-from lossdyn.soft_ce import soft_cross_entropy
-from lossdyn.turnpike import (
-    curve_summary,
-    off_turnpike_count,
-    on_turnpike_count,
-    required_depth,
-    required_depth_abs,
-    required_depth_acc,
-    stays_from,
-)
-from lossdyn.device import intra_op_threads
-from lossdyn.turnpike_training import (
+from lossdyn.dissipativity import data as datasets
+from lossdyn.dissipativity.resnet_oc import ocp_objective
+from lossdyn.dissipativity.soft_ce import soft_cross_entropy
+from lossdyn.dissipativity.training import (
     FlatAdam,
     ResNetStack,
     objective_weights,
@@ -33,6 +23,16 @@ from lossdyn.turnpike_training import (
     train_and_measure,
     train_stack,
 )
+from lossdyn.dissipativity.turnpike import (
+    curve_summary,
+    off_turnpike_count,
+    on_turnpike_count,
+    required_depth,
+    required_depth_abs,
+    required_depth_acc,
+    stays_from,
+)
+from lossdyn.pipeline.device import intra_op_threads
 
 DT = torch.float64
 
@@ -169,8 +169,20 @@ def test_flat_adam_first_step_is_lr_times_sign():
 def test_minibatch_training_uses_every_sample_once_per_epoch():
     x, y = datasets.two_spirals(10, seed=0, dtype=DT)
     stack = ResNetStack([2], [0], n=2, width=3, activation="relu", dtype=DT)
-    h = train_stack(stack, x, y, stage_cost=[True], lr=[0.01], gamma=1.0, weight_decay=0.0, C=2, p_d=0.95,
-                    epochs=3, batch_size=8, data_seed=1)
+    h = train_stack(
+        stack,
+        x,
+        y,
+        stage_cost=[True],
+        lr=[0.01],
+        gamma=1.0,
+        weight_decay=0.0,
+        C=2,
+        p_d=0.95,
+        epochs=3,
+        batch_size=8,
+        data_seed=1,
+    )
     assert h["objective"].shape == (3 * 3, 1)  # ceil(20 / 8) = 3 batches per epoch
 
 
@@ -193,19 +205,39 @@ def test_turnpike_counts_on_hand_made_curves():
     assert off_turnpike_count(d, 0.5) == 3
     assert off_turnpike_count(d, 10.0) == 0
     assert off_turnpike_count([1.0, float("nan"), 0.1], 0.5) == 2
-    s = curve_summary(torch.tensor([2.0, 0.1, 0.1]), torch.tensor([0.1, 1.0, 1.0]), torch.tensor([3.0, 0.1, 0.1]),
-                      eps_required=0.05, eps_turnpike=0.5)
+    s = curve_summary(
+        torch.tensor([2.0, 0.1, 0.1]),
+        torch.tensor([0.1, 1.0, 1.0]),
+        torch.tensor([3.0, 0.1, 0.1]),
+        eps_required=0.05,
+        eps_turnpike=0.5,
+    )
     assert s == {"k_star": 1, "k_star_abs": 1, "k_star_acc": 1, "off_turnpike": 1}
 
 
 def tiny_run():
     data = datasets.two_spirals_split(12, seed=0, kind="random", noise=0.5, n=3)
-    nets = [{"depth": 4, "stage_cost": True, "lr": 0.01, "seed": 1, "label": "a"},
-            {"depth": 2, "stage_cost": False, "lr": 0.05, "seed": 2, "label": "b"},
-            {"depth": 4, "stage_cost": False, "lr": 0.01, "seed": 1, "label": "c"}]
-    return train_and_measure(nets, data, n=3, width=4, activation="tanh", C=2, p_d=0.95, gamma=3.0,
-                             weight_decay=0.005, eps_required=0.05, eps_turnpike=1.0, steps=15, keep=2,
-                             keep_nets=(0,))
+    nets = [
+        {"depth": 4, "stage_cost": True, "lr": 0.01, "seed": 1, "label": "a"},
+        {"depth": 2, "stage_cost": False, "lr": 0.05, "seed": 2, "label": "b"},
+        {"depth": 4, "stage_cost": False, "lr": 0.01, "seed": 1, "label": "c"},
+    ]
+    return train_and_measure(
+        nets,
+        data,
+        n=3,
+        width=4,
+        activation="tanh",
+        C=2,
+        p_d=0.95,
+        gamma=3.0,
+        weight_decay=0.005,
+        eps_required=0.05,
+        eps_turnpike=1.0,
+        steps=15,
+        keep=2,
+        keep_nets=(0,),
+    )
 
 
 def _assert_identical(a, b):

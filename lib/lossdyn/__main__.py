@@ -1,5 +1,5 @@
 import sys
 
-from lossdyn.cli import main
+from lossdyn.pipeline.cli import main
 
 sys.exit(main())

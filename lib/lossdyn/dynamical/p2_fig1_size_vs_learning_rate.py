@@ -1,0 +1,329 @@
+"""Paper 2, Figure 1: how network size and learning rate set the loss level and the curvature (CE only).
+
+For every width H and learning rate η, ``n_seeds`` networks are trained with the static
+cross-entropy by full-batch GD for ``time_budget``/η steps (the same "gradient-flow time" for
+every η). The run returns the mean loss over seeds on log-spaced time bins, λ_max(t) on a
+log-spaced grid (warm-started Lanczos), the loss-increase steps (ΔF > 0 on the fixed landscape)
+and the first instability of each run (:mod:`lossdyn.dynamical.onset`, one "period" = the whole run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from lossdyn.dynamical.ensemble import Member, TrainSpec
+from lossdyn.dynamical.spiral3 import spiral3
+from lossdyn.pipeline.claims import Claim, verdict
+from lossdyn.pipeline.config import ExperimentConfig
+from lossdyn.pipeline.device import DTYPES
+from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.units import EnsemblePlan
+
+__all__ = [
+    "Config",
+    "claims",
+    "finish",
+    "jobs",
+    "key_numbers",
+    "lambda_table",
+    "plan",
+    "plot_size_vs_learning_rate",
+]
+
+
+#: λ_max "at 2/η" means within 15 %; "below 2/η" means under 90 % of it (declared before running).
+PLATEAU_TOLERANCE = 0.15
+
+
+BELOW = 0.90
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config(ExperimentConfig):
+    """Parameters of ``p2_fig1_size_vs_learning_rate`` (see the notebook for their defaults)."""
+
+    presentation_fields = ("workers",)
+
+    widths: tuple[int, ...]  # hidden widths
+    etas: tuple[float, ...]  # learning rates
+    n_seeds: int  # networks per (width, eta)
+    time_budget: float  # each run has time_budget / eta steps
+    n_lambda: int  # log-spaced lambda_max evaluations per run
+    lanczos_m: int  # Lanczos order (warm start)
+    dtype: str  # float32 or float64
+    workers: int  # CPU worker processes (results do not depend on it)
+
+    def validate(self) -> None:
+        self._require(
+            "widths",
+            len(self.widths) >= 1
+            and all(1 <= h <= 5000 for h in self.widths)
+            and list(self.widths) == sorted(set(self.widths)),
+            "increasing widths in 1..5000",
+        )
+        self._require(
+            "etas",
+            len(self.etas) >= 1 and all(0 < e <= 100 for e in self.etas) and len(set(self.etas)) == len(self.etas),
+            "distinct learning rates in (0, 100]",
+        )
+        self._require("n_seeds", 1 <= self.n_seeds <= 10_000, "1 <= n_seeds <= 10000")
+        ok = self.time_budget / max(self.etas) >= 100 and self.time_budget / min(self.etas) <= 1e8
+        self._require("time_budget", ok, "time_budget/eta between 100 and 1e8 steps for every eta")
+        self._require("n_lambda", 5 <= self.n_lambda <= 10_000, "5 <= n_lambda <= 10000")
+        self._require("lanczos_m", 3 <= self.lanczos_m <= 200, "3 <= lanczos_m <= 200")
+        self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
+        self._require("workers", 1 <= self.workers <= 64, "1 <= workers <= 64")
+
+
+def _lambda_grid(steps: int, n: int) -> tuple[int, ...]:
+    return tuple(int(t) for t in np.unique(np.concatenate([[0], np.round(np.geomspace(1, steps, n)).astype(np.int64)])))
+
+
+def jobs(cfg: Config) -> list[tuple[TrainSpec, list[Member]]]:
+    """One ensemble per (H, η): ``n_seeds`` replicas with the static cross-entropy."""
+    out = []
+    for H in cfg.widths:
+        for eta in cfg.etas:
+            steps = int(round(cfg.time_budget / eta))
+            spec = TrainSpec(
+                H=H,
+                steps=steps,
+                dtype=cfg.dtype,
+                seed=cfg.seed,
+                lambda_steps=_lambda_grid(steps, cfg.n_lambda),
+                lambda_m=cfg.lanczos_m,
+                lambda_m_cold=2 * cfg.lanczos_m,
+                onset=True,
+                loss_bins=150,
+            )
+            out.append((spec, [Member(r, eta, 1.0, steps) for r in range(cfg.n_seeds)]))
+    return out
+
+
+def plan(cfg: Config) -> EnsemblePlan:
+    """Units: one network (H, η, replica) each (cache and sweep grain, :mod:`lossdyn.pipeline.units`)."""
+    return EnsemblePlan(jobs(cfg))
+
+
+def finish(cfg: Config, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's result from one ensemble result per (H, η), in :func:`jobs` order."""
+    keys = [(H, eta, int(round(cfg.time_budget / eta))) for H in cfg.widths for eta in cfg.etas]
+    runs = []
+    for (H, eta, steps), r in zip(keys, results):
+        lam, lt = r["lambda"], r["lambda_t"]
+        late = lt >= steps // 2
+        lam_late = torch.nanmean(lam[:, late], 1)
+        ok = ~r["diverged"]
+        n = int(ok.sum())
+        sem = lambda v: float(v[ok].std(unbiased=True) / math.sqrt(n)) if n > 1 else math.nan  # noqa: E731
+        half = r["loss_bin_start"] >= steps // 2
+        loss_late = torch.nanmean(r["loss_bin_mean"][:, half], 1)
+        runs.append(
+            {
+                "H": H,
+                "eta": eta,
+                "steps": steps,
+                "loss_bin_start": r["loss_bin_start"],
+                "loss_bin_end": r["loss_bin_end"],
+                "loss_mean": torch.nanmean(r["loss_bin_mean"][ok], 0) if n else r["loss_bin_mean"][0] * math.nan,
+                "lambda_t": lt,
+                "lambda_mean": torch.nanmean(lam[ok], 0) if n else lam[0] * math.nan,
+                "lambda_sem": lam[ok].std(0, unbiased=True) / math.sqrt(n) if n > 1 else lam[0] * math.nan,
+                "lambda_final": float(lam[ok, -1].mean()) if n else math.nan,
+                "lambda_final_sem": sem(lam[:, -1]),
+                "lambda_late": float(lam_late[ok].mean()) if n else math.nan,
+                "lambda_late_sem": sem(lam_late),
+                "lambda_peak": float(lam[ok].max(1).values.mean()) if n else math.nan,
+                "loss_late": float(loss_late[ok].mean()) if n else math.nan,
+                "final_loss": float(r["final_loss"][ok].mean()) if n else math.nan,
+                "train_acc": float(r["train_acc"][ok].mean()) if n else math.nan,
+                "frac_unstable": float((r["onset_t"][:, 0] >= 0).to(torch.float64).mean()),
+                "n_unstable_steps": float(r["n_unstable"].to(torch.float64).mean()),
+                "lambda_at_first_onset": float(torch.nanmean(r["onset_lambda"][:, 0]))
+                if bool((r["onset_t"][:, 0] >= 0).any())
+                else math.nan,
+                "n_diverged": int(r["diverged"].sum()),
+            }
+        )
+    X, y = spiral3(0)
+    return {
+        "widths": list(cfg.widths),
+        "etas": list(cfg.etas),
+        "n_seeds": cfg.n_seeds,
+        "time_budget": cfg.time_budget,
+        "dtype": cfg.dtype,
+        "runs": runs,
+        "X": X,
+        "y": y,
+    }
+
+
+def _run(res: dict[str, Any], H: int, eta: float) -> dict[str, Any]:
+    return next(r for r in res["runs"] if r["H"] == H and r["eta"] == eta)
+
+
+def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
+    key = lambda r: f"H={r['H']},eta={r['eta']:g}"  # noqa: E731
+    return {
+        "lambda_max_final": {key(r): r["lambda_final"] for r in res["runs"]},
+        "lambda_max_final_sem": {key(r): r["lambda_final_sem"] for r in res["runs"]},
+        "lambda_max_late_mean": {key(r): r["lambda_late"] for r in res["runs"]},
+        "loss_late_mean": {key(r): r["loss_late"] for r in res["runs"]},
+        "fraction_of_runs_with_instability": {key(r): r["frac_unstable"] for r in res["runs"]},
+        "n_diverged": {key(r): r["n_diverged"] for r in res["runs"]},
+        "dtype": res["dtype"],
+    }
+
+
+def lambda_table(res: dict[str, Any]) -> str:
+    lines = [
+        "     H     eta   steps  loss (2nd half)  lambda_max: final ± SEM   2nd-half mean   peak    "
+        "final*eta/2  runs with instability  train acc  diverged"
+    ]
+    for r in res["runs"]:
+        lines.append(
+            f"{r['H']:>6} {r['eta']:>7.3f} {r['steps']:>7d}  {r['loss_late']:>15.4f}  {r['lambda_final']:>10.4f} ± "
+            f"{r['lambda_final_sem']:>7.4f}   {r['lambda_late']:>13.4f}  {r['lambda_peak']:>6.3f}  "
+            f"{r['lambda_final'] * r['eta'] / 2:>11.3f}  {r['frac_unstable']:>21.2f}  {r['train_acc']:>9.3f}  {r['n_diverged']:>8d}"
+        )
+    return "\n".join(lines)
+
+
+def claims(res: dict[str, Any]) -> list[Claim]:
+    W, E = res["widths"], sorted(res["etas"])
+    eta_lo, eta_hi = E[0], E[-1]
+    # 1. loss level ordered by width (larger network → lower loss) at every η
+    ordered = {
+        eta: all(_run(res, a, eta)["loss_late"] > _run(res, b, eta)["loss_late"] for a, b in zip(W, W[1:])) for eta in E
+    }
+    # 2. spikes / instabilities
+    frac = {(r["H"], r["eta"]): r["frac_unstable"] for r in res["runs"]}
+    spiky = [k for k, f in frac.items() if f >= 0.5]
+    # 3. smaller η → larger λ_max; plateau near 2/η for small and medium nets
+    larger = (
+        all(_run(res, H, eta_lo)["lambda_late"] > _run(res, H, eta_hi)["lambda_late"] for H in W)
+        if len(E) > 1
+        else False
+    )
+    small_medium = W[:-1] if len(W) > 1 else W
+    plateau = {
+        (H, eta): abs(_run(res, H, eta)["lambda_late"] * eta / 2 - 1) <= PLATEAU_TOLERANCE
+        for H in small_medium
+        for eta in E
+    }
+    # 4. the largest network ends below 2/η for every η
+    big = W[-1]
+    below = {eta: _run(res, big, eta)["lambda_final"] * eta / 2 < BELOW for eta in E}
+    fmt = lambda H, eta: f"{_run(res, H, eta)['lambda_late'] * eta / 2:.2f}"  # noqa: E731
+    return [
+        Claim(
+            "P2-F1a",
+            "Fig. 1(a): the loss level during training is set by the network size (larger → lower).",
+            "; ".join(
+                f"η = {eta:g}: "
+                + " > ".join(f"{_run(res, H, eta)['loss_late']:.4f}" for H in W)
+                + f" (H = {', '.join(map(str, W))})"
+                for eta in E
+            ),
+            verdict(all(ordered.values()), partly=any(ordered.values())),
+        ),
+        Claim(
+            "P2-F1b",
+            "Fig. 1(a): loss spikes appear during training (edge-of-stability minimisation).",
+            "fraction of runs with an instability (ΔF > 0 opening a 2-cycle): "
+            + ", ".join(f"H = {H}, η = {eta:g}: {f:.2f}" for (H, eta), f in frac.items()),
+            verdict(len(spiky) >= 1, partly=any(f > 0 for f in frac.values())),
+        ),
+        Claim(
+            "P2-F1c",
+            "Fig. 1(b): smaller learning rates explore narrower regions (larger λ_max), with λ_max "
+            "plateauing near 2/η for small and medium networks.",
+            "λ_max·η/2 over the second half of training: "
+            + ", ".join(f"H = {H}, η = {eta:g}: {fmt(H, eta)}" for H in W for eta in E)
+            + f"; larger λ_max at η = {eta_lo:g} than at η = {eta_hi:g} for every width: {larger}",
+            verdict(larger and all(plateau.values()), partly=larger or sum(plateau.values()) >= len(plateau) / 2),
+        ),
+        Claim(
+            "P2-F1d",
+            "Fig. 1(b): large networks reach wide valleys for both learning rates (λ_max < 2/η at the end).",
+            f"H = {big}: final λ_max·η/2 = "
+            + ", ".join(f"{_run(res, big, eta)['lambda_final'] * eta / 2:.3f} (η = {eta:g})" for eta in E),
+            verdict(all(below.values()), partly=any(below.values())),
+        ),
+    ]
+
+
+# -- the figure --------------------------------------------------------------------------------
+_LINES = ("-", "--", ":", "-.")
+
+
+def plot_size_vs_learning_rate(res: dict[str, Any]) -> Figure:
+    """(a) mean loss against t (inset: the training set); (b) mean λ_max against t with 2/η;
+    (c) λ_max·η/2 over the second half of training against width."""
+    fig, axes = new_figure(3, 1, width=4.4, height=3.8)
+    ax_l, ax_k, ax_r = axes[0]
+    etas = sorted(res["etas"])
+    for r in res["runs"]:
+        color = PALETTE[res["widths"].index(r["H"]) % len(PALETTE)]
+        ls = _LINES[etas.index(r["eta"]) % len(_LINES)]
+        t = 0.5 * (r["loss_bin_start"].numpy() + r["loss_bin_end"].numpy() - 1) + 1
+        ax_l.plot(t, r["loss_mean"].numpy(), ls, color=color, lw=1.3, label=f"H = {r['H']}, η = {r['eta']:g}")
+        lt = r["lambda_t"].numpy() + 1
+        ax_k.plot(lt, r["lambda_mean"].numpy(), ls, color=color, lw=1.3, marker=".", ms=3)
+    for eta, ls in zip(etas, _LINES):
+        ax_k.axhline(2 / eta, color="0.25", ls=ls, lw=0.9)
+        ax_k.text(
+            0.99,
+            2 / eta * 0.93,
+            rf"$2/\eta$ = {2 / eta:g}",
+            fontsize=7,
+            color="0.25",
+            ha="right",
+            va="top",
+            transform=ax_k.get_yaxis_transform(),
+        )
+    ax_l.set(xscale="log", yscale="log", xlabel="GD step $t$ + 1", ylabel=r"mean $\mathcal{F}_{\mathrm{CE}}$")
+    handles, labels = ax_l.get_legend_handles_labels()
+    ax_k.legend(handles, labels, loc="upper left", fontsize=7, framealpha=0.85)
+    ax_k.set(xscale="log", yscale="log", xlabel="GD step $t$ + 1", ylabel=r"mean $\lambda_{\max}$")
+    ax_l.set_title(f"(a) mean of {res['n_seeds']} runs", loc="left")
+    ax_k.set_title("(b)", loc="left")
+    inset = ax_l.inset_axes([0.03, 0.03, 0.34, 0.38])
+    X, y = res["X"].numpy(), res["y"].numpy()
+    for c in range(3):
+        inset.scatter(X[y == c, 0], X[y == c, 1], s=2, color=PALETTE[c])
+    inset.set(xticks=[], yticks=[], aspect="equal")
+    inset.grid(False)
+    widths = np.array(res["widths"], dtype=float)
+    for eta, ls in zip(etas, _LINES):
+        rs = [next(r for r in res["runs"] if r["H"] == H and r["eta"] == eta) for H in res["widths"]]
+        ax_r.errorbar(
+            widths,
+            [r["lambda_late"] * eta / 2 for r in rs],
+            yerr=np.nan_to_num([r["lambda_late_sem"] * eta / 2 for r in rs]),
+            fmt="o" + ls,
+            color="0.2",
+            mfc=PALETTE[etas.index(eta)],
+            capsize=3,
+            label=f"η = {eta:g}",
+        )
+    ax_r.axhline(1.0, color="0.3", ls="--", lw=1)
+    ax_r.set(xscale="log", xlabel="hidden width $H$", ylabel=r"$\lambda_{\max}\,\eta/2$ (2nd half of training)")
+    ax_r.set_xticks(widths, [f"{int(w)}" for w in widths])
+    ax_r.minorticks_off()
+    ax_r.set_title("(c) 1 = edge of stability", loc="left")
+    ax_r.legend(loc="lower right", framealpha=0.85)
+    return fig
+
+
+# -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
+TITLE = "Loss and λmax against time for three widths and two learning rates"
+PAPER_FIGURE = "Fig. 1"
+Result = dict  # TODO(issue 10): a typed result
+plot = plot_size_vs_learning_rate

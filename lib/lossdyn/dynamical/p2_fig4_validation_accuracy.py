@@ -1,0 +1,322 @@
+"""Paper 2, Figure 4: validation accuracy against network width, static against dynamical losses.
+
+(a) CE against DCE at η = 1; (b) MSE against DMSE1 and DMSE2 at η = 0.075. Every network trains
+for ``n_periods``·T steps of full-batch GD; with ``static_last_period`` the last period uses A = 1
+(the static loss), "where we measure the accuracy" (Fig. 4 caption). Validation accuracy is
+measured on the spiral drawn with seed 1 at the final step. The static baselines are the same
+networks (same initial weights: members with the same replica share their init) trained with A = 1.
+Runs whose loss becomes NaN/inf are frozen, counted as diverged and left out of the mean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from lossdyn.dynamical import losses as dl
+from lossdyn.dynamical.ensemble import NEVER, Member, TrainSpec
+from lossdyn.pipeline.claims import Claim, verdict
+from lossdyn.pipeline.config import ExperimentConfig
+from lossdyn.pipeline.device import DTYPES
+from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.units import EnsemblePlan
+
+__all__ = [
+    "Config",
+    "accuracy_table",
+    "claims",
+    "finish",
+    "jobs",
+    "key_numbers",
+    "plan",
+    "plot_dynamical_accuracy",
+]
+
+
+PANEL_A = ("CE", "DCE")
+
+
+PANEL_B = ("MSE", "DMSE1", "DMSE2")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config(ExperimentConfig):
+    """Parameters of ``p2_fig4_validation_accuracy`` (see the notebook for their defaults)."""
+
+    presentation_fields = ("workers",)
+
+    widths: tuple[int, ...]  # hidden widths H (x axis)
+    n_seeds_ce: int  # networks per width for CE and DCE
+    n_seeds_mse: int  # networks per width for MSE, DMSE1, DMSE2
+    eta_ce: float  # learning rate of panel (a)
+    eta_mse: float  # learning rate of panel (b)
+    A: float  # amplitude of the class weights
+    T: int  # period in steps
+    n_periods: int  # training length in periods (steps = n_periods * T) for panel (a)
+    n_periods_mse: int  # the same for panel (b)
+    static_last_period: bool  # A = 1 in the last period
+    dmse1_weighting: str  # where Γ enters DMSE1
+    dmse2_weighting: str  # where Γ enters DMSE2
+    dtype: str  # float32 or float64
+    workers: int  # CPU worker processes (results do not depend on it)
+
+    def validate(self) -> None:
+        self._require(
+            "widths",
+            len(self.widths) >= 1
+            and all(1 <= h <= 5000 for h in self.widths)
+            and len(set(self.widths)) == len(self.widths),
+            "distinct widths in 1..5000",
+        )
+        self._require("n_seeds_ce", 0 <= self.n_seeds_ce <= 10_000, "0 <= n_seeds_ce <= 10000")
+        self._require("n_seeds_mse", 0 <= self.n_seeds_mse <= 10_000, "0 <= n_seeds_mse <= 10000")
+        self._require("eta_ce", 0 < self.eta_ce <= 100, "0 < eta_ce <= 100")
+        self._require("eta_mse", 0 < self.eta_mse <= 100, "0 < eta_mse <= 100")
+        self._require("A", self.A >= 1, "A >= 1")
+        self._require("T", 2 <= self.T <= 10_000_000, "2 <= T")
+        self._require("n_periods", 1 <= self.n_periods <= 10_000, "1 <= n_periods <= 10000")
+        self._require("n_periods_mse", 1 <= self.n_periods_mse <= 10_000, "1 <= n_periods_mse <= 10000")
+        self._require("dmse1_weighting", self.dmse1_weighting in dl.WEIGHTINGS, " or ".join(dl.WEIGHTINGS))
+        self._require("dmse2_weighting", self.dmse2_weighting in dl.WEIGHTINGS, " or ".join(dl.WEIGHTINGS))
+        self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
+        self._require("workers", 1 <= self.workers <= 64, "1 <= workers <= 64")
+
+
+def _stats(acc: torch.Tensor, diverged: torch.Tensor) -> dict[str, Any]:
+    ok = acc[~diverged]
+    n = int(ok.numel())
+    mean = float(ok.mean()) if n else math.nan
+    sem = float(ok.std(unbiased=True) / math.sqrt(n)) if n > 1 else math.nan
+    return {"mean": mean, "sem": sem, "n": n, "n_diverged": int(diverged.sum())}
+
+
+def jobs(cfg: Config) -> tuple[list[tuple[TrainSpec, list[Member]]], list[tuple[str, int, int, int, int]]]:
+    """The ensembles (one per width × loss family × weighting) and an index of the table's rows:
+    (loss name, width, job number, first member, end member)."""
+    out, index = [], []
+
+    def add(H, family, weighting, eta, n_periods, losses, n_seeds):
+        if n_seeds == 0:
+            return
+        steps = n_periods * cfg.T
+        static_from = steps - cfg.T if cfg.static_last_period else NEVER
+        spec = TrainSpec(
+            H=H, steps=steps, family=family, weighting=weighting, dtype=cfg.dtype, seed=cfg.seed, loss_bins=40
+        )
+        members = []
+        for name in losses:
+            start = len(members)
+            dynamical = dl.loss_family(name)[2]
+            members += [Member(r, eta, cfg.A if dynamical else 1.0, cfg.T, static_from) for r in range(n_seeds)]
+            index.append((name, H, len(out), start, len(members)))
+        out.append((spec, members))
+
+    for H in cfg.widths:
+        add(H, "ce", "sample_class", cfg.eta_ce, cfg.n_periods, PANEL_A, cfg.n_seeds_ce)
+        if cfg.dmse1_weighting == "sample_class":
+            add(H, "mse", "sample_class", cfg.eta_mse, cfg.n_periods_mse, ("MSE", "DMSE1"), cfg.n_seeds_mse)
+        else:
+            add(H, "mse", "sample_class", cfg.eta_mse, cfg.n_periods_mse, ("MSE",), cfg.n_seeds_mse)
+            add(H, "mse", cfg.dmse1_weighting, cfg.eta_mse, cfg.n_periods_mse, ("DMSE1",), cfg.n_seeds_mse)
+        add(H, "mse", cfg.dmse2_weighting, cfg.eta_mse, cfg.n_periods_mse, ("DMSE2",), cfg.n_seeds_mse)
+    return out, index
+
+
+def plan(cfg: Config) -> EnsemblePlan:
+    """Units: one network (width, loss, replica) each (cache and sweep grain, :mod:`lossdyn.pipeline.units`)."""
+    return EnsemblePlan(jobs(cfg)[0])
+
+
+def finish(cfg: Config, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's result from one ensemble result per job of :func:`jobs`."""
+    index = jobs(cfg)[1]
+    table = []
+    for name, H, j, a, b in index:
+        r = results[j]
+        div = r["diverged"][a:b]
+        val = _stats(r["val_acc"][a:b], div)
+        train = _stats(r["train_acc"][a:b], div)
+        table.append(
+            {
+                "loss": name,
+                "H": H,
+                "val_acc_mean": val["mean"],
+                "val_acc_sem": val["sem"],
+                "n": val["n"],
+                "n_diverged": val["n_diverged"],
+                "train_acc_mean": train["mean"],
+                "train_acc_sem": train["sem"],
+                "val_acc": r["val_acc"][a:b],
+                "final_loss": r["final_loss"][a:b],
+                "loss_bin_start": r["loss_bin_start"],
+                "loss_bin_end": r["loss_bin_end"],
+                "loss_curve_mean": torch.nanmean(r["loss_bin_mean"][a:b], 0),
+            }
+        )
+    return {
+        "widths": list(cfg.widths),
+        "eta_ce": cfg.eta_ce,
+        "eta_mse": cfg.eta_mse,
+        "A": cfg.A,
+        "T": cfg.T,
+        "n_periods": cfg.n_periods,
+        "n_periods_mse": cfg.n_periods_mse,
+        "static_last_period": cfg.static_last_period,
+        "n_seeds_ce": cfg.n_seeds_ce,
+        "n_seeds_mse": cfg.n_seeds_mse,
+        "dtype": cfg.dtype,
+        "weightings": {"DMSE1": cfg.dmse1_weighting, "DMSE2": cfg.dmse2_weighting},
+        "table": table,
+    }
+
+
+def _row(res: dict[str, Any], loss: str, H: int) -> dict[str, Any] | None:
+    for row in res["table"]:
+        if row["loss"] == loss and row["H"] == H:
+            return row
+    return None
+
+
+def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"val_acc_mean": {}, "val_acc_sem": {}, "n_diverged": {}, "train_acc_mean": {}}
+    for row in res["table"]:
+        key = f"{row['loss']},H={row['H']}"
+        out["val_acc_mean"][key] = row["val_acc_mean"]
+        out["val_acc_sem"][key] = row["val_acc_sem"]
+        out["n_diverged"][key] = row["n_diverged"]
+        out["train_acc_mean"][key] = row["train_acc_mean"]
+    out["dtype"] = res["dtype"]
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:5.1f}" if math.isfinite(x) else "  nan"
+
+
+def accuracy_table(res: dict[str, Any]) -> str:
+    """Validation (and training) accuracy in %, mean ± SEM, per loss and width."""
+    lines = []
+    for panel, losses, eta in (("(a)", PANEL_A, res["eta_ce"]), ("(b)", PANEL_B, res["eta_mse"])):
+        rows = [r for r in res["table"] if r["loss"] in losses]
+        if not rows:
+            continue
+        lines.append(f"{panel} eta = {eta:g}: validation accuracy % (mean ± SEM) [train %] (diverged)")
+        lines.append("     H  " + "  ".join(f"{name:>26}" for name in losses))
+        for H in res["widths"]:
+            cells = []
+            for name in losses:
+                r = _row(res, name, H)
+                cells.append(
+                    f"{_pct(r['val_acc_mean'])} ± {_pct(r['val_acc_sem'])} [{_pct(r['train_acc_mean'])}] ({r['n_diverged']})"
+                    if r
+                    else " " * 26
+                )
+            lines.append(f"{H:>6}  " + "  ".join(f"{c:>26}" for c in cells))
+    return "\n".join(lines)
+
+
+def _compare(res: dict[str, Any], dyn: str, static: str) -> tuple[int, int, int, int, list[str]]:
+    better_sep = better = worse_sep = n = 0
+    gaps = []
+    for H in res["widths"]:
+        d, s = _row(res, dyn, H), _row(res, static, H)
+        if d is None or s is None or not (math.isfinite(d["val_acc_mean"]) and math.isfinite(s["val_acc_mean"])):
+            continue
+        n += 1
+        ds, ss = (
+            (d["val_acc_sem"] if math.isfinite(d["val_acc_sem"]) else 0.0),
+            (s["val_acc_sem"] if math.isfinite(s["val_acc_sem"]) else 0.0),
+        )
+        gap = d["val_acc_mean"] - s["val_acc_mean"]
+        gaps.append(f"H = {H}: {100 * gap:+.1f}")
+        better += gap > 0
+        better_sep += d["val_acc_mean"] - ds > s["val_acc_mean"] + ss
+        worse_sep += d["val_acc_mean"] + ds < s["val_acc_mean"] - ss
+    return better_sep, better, worse_sep, n, gaps
+
+
+def claims(res: dict[str, Any]) -> list[Claim]:
+    out = []
+    for cid, dyn, static in (("P2-F4a", "DCE", "CE"), ("P2-F4b1", "DMSE1", "MSE"), ("P2-F4b2", "DMSE2", "MSE")):
+        sep, better, worse, n, gaps = _compare(res, dyn, static)
+        if n == 0:
+            continue
+        div = sum(r["n_diverged"] for r in res["table"] if r["loss"] in (dyn, static))
+        out.append(
+            Claim(
+                cid,
+                f"Fig. 4: {dyn} reaches a higher validation accuracy than {static}, especially for small networks "
+                "(error bars: SEM).",
+                f"{dyn} − {static} validation accuracy (points of %): "
+                + ", ".join(gaps)
+                + f"; higher with non-overlapping SEM bars at {sep} of {n} widths, lower with non-overlapping bars at "
+                f"{worse}; diverged runs: {div}",
+                verdict(sep >= max(1, n / 2) and worse == 0, partly=better > n / 2 and worse == 0),
+            )
+        )
+    return out
+
+
+# -- the figure --------------------------------------------------------------------------------
+_STYLE = {
+    "CE": (PALETTE[0], "o"),
+    "DCE": (PALETTE[1], "s"),
+    "MSE": (PALETTE[0], "o"),
+    "DMSE1": (PALETTE[2], "^"),
+    "DMSE2": (PALETTE[1], "s"),
+}
+
+
+def plot_dynamical_accuracy(res: dict[str, Any]) -> Figure:
+    """(a) CE vs DCE, (b) MSE vs DMSE1 vs DMSE2: validation accuracy (mean ± SEM) against hidden width;
+    the number of diverged runs is given in the legend and marked with × at the width where it happened."""
+    fig, axes = new_figure(2, 1, width=4.8, height=3.8)
+    panels = (
+        (axes[0, 0], ("CE", "DCE"), res["eta_ce"], res["n_seeds_ce"], res["n_periods"]),
+        (axes[0, 1], ("MSE", "DMSE1", "DMSE2"), res["eta_mse"], res["n_seeds_mse"], res["n_periods_mse"]),
+    )
+    widths = np.array(res["widths"], dtype=float)
+    for k, (ax, losses, eta, n_seeds, n_periods) in enumerate(panels):
+        for j, name in enumerate(losses):
+            rows = [r for r in res["table"] if r["loss"] == name]
+            if not rows:
+                continue
+            color, marker = _STYLE[name]
+            x = np.array([r["H"] for r in rows], dtype=float) * (1 + 0.025 * (j - (len(losses) - 1) / 2))
+            y = 100 * np.array([r["val_acc_mean"] for r in rows])
+            e = 100 * np.nan_to_num(np.array([r["val_acc_sem"] for r in rows]))
+            n_div = sum(r["n_diverged"] for r in rows)
+            weighting = f" [{res['weightings'][name]}]" if name in res["weightings"] else ""
+            ax.errorbar(
+                x,
+                y,
+                yerr=e,
+                fmt=marker + "-",
+                color=color,
+                ms=5,
+                capsize=3,
+                lw=1.2,
+                label=f"{name}{weighting}" + (f" — {n_div} diverged" if n_div else ""),
+            )
+            for xi, r in zip(x, rows):
+                if r["n_diverged"]:
+                    ax.plot([xi], [35], "x", color=color, ms=7)
+        ax.axhline(100 / 3, color="0.5", ls=":", lw=1, label="chance (1/3)")
+        ax.set(xscale="log", xlabel="hidden width $H$", ylabel="validation accuracy (%)")
+        ax.set_xticks(widths, [f"{int(w)}" for w in widths])
+        ax.minorticks_off()
+        ax.set_title(f"({'ab'[k]}) η = {eta:g}, {n_seeds} seeds, {n_periods} periods of T = {res['T']}", loc="left")
+        ax.legend(loc="upper left", framealpha=0.85)
+    return fig
+
+
+# -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
+TITLE = "Validation accuracy against width: CE/DCE and MSE/DMSE1/DMSE2"
+PAPER_FIGURE = "Fig. 4"
+Result = dict  # TODO(issue 10): a typed result
+plot = plot_dynamical_accuracy

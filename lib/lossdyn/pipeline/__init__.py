@@ -1,0 +1,1 @@
+"""The companion's pipeline: configs, units of work, results cache, sweeps, figures, the book build."""

@@ -1,0 +1,128 @@
+"""Command line: ``python -m lossdyn build …`` renders the book; ``python -m lossdyn sweep NOTEBOOK …``
+computes a notebook's units on Dask (see :mod:`lossdyn.pipeline.sweep`).
+
+A bad parameter exits with code 2 and one line naming the key and what is allowed,
+before any kernel or worker starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from lossdyn.pipeline.config import ConfigError
+from lossdyn.pipeline.paths import find_root
+from lossdyn.pipeline.runner import PROFILES, build, list_notebooks, parse_value, plan_jobs, record_sweep
+
+__all__ = ["main"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        default="quick",
+        choices=PROFILES,
+        help="quick = the notebooks' defaults (CPU, seconds); paper = params/paper/<notebook>.yml",
+    )
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KEY", "VALUE"),
+        help="override a parameter (YAML value), e.g. -p p_d 0.9",
+    )
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="PATH",
+        help="results cache root (default: $LOSSDYN_CACHE_DIR, else results/); "
+        "a shared filesystem path lets several machines share results",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lossdyn", description="Run the companion's notebooks and sweeps.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="execute notebooks with papermill, then build the book")
+    _common(b)
+    b.add_argument("--only", nargs="+", default=[], metavar="NAME", help="notebooks to execute (default: all)")
+    b.add_argument("--no-book", action="store_true", help="execute notebooks only; skip jupyter-book")
+    b.add_argument("--refresh", action="store_true", help="recompute results even when cached")
+    b.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds (default 1800)")
+    s = sub.add_parser("sweep", help="compute a notebook's missing units as tasks on Dask distributed")
+    s.add_argument("notebook", help="notebook name, e.g. p2_fig5_edge_of_stability")
+    _common(s)
+    s.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="an existing Dask scheduler, e.g. tcp://10.0.0.1:8786 (default: a LocalCluster on this machine)",
+    )
+    s.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="LocalCluster worker processes (default: one per core)"
+    )
+    s.add_argument("--retries", type=int, default=2, help="resubmissions of a failed task (default 2)")
+    s.add_argument("--dry-run", action="store_true", help="list the units and what is cached; compute nothing")
+    return parser
+
+
+def _sweep(args: argparse.Namespace, overrides: dict) -> int:
+    from lossdyn.pipeline.cache import cache_root
+    from lossdyn.pipeline.sweep import sweep, sweep_tasks
+
+    known = list_notebooks(find_root())
+    if args.notebook not in known:
+        raise ConfigError(f"NOTEBOOK: unknown notebook {args.notebook!r}; known: {', '.join(known)}")
+    cfg = plan_jobs(profile=args.profile, only=[args.notebook], overrides=overrides)[0].cfg
+    if args.dry_run:
+        n, cached, payloads = sweep_tasks(cfg, cache_root())
+        print(
+            f"{cfg.notebook}: {n} units, {cached} cached, {n - cached} to compute in {len(payloads)} tasks "
+            f"(cache: {cache_root()})"
+        )
+        for i, p in enumerate(payloads):
+            print(f"  task {i}: {'; '.join(p['labels'])}")
+        return 0
+    report = sweep(cfg, scheduler=args.scheduler, n_workers=args.workers, retries=args.retries)
+    print(report.summary())
+    if report.ok and report.computed and args.profile == "paper":
+        record_sweep(report, cfg, overrides, find_root())
+    if report.ok:
+        flag = "" if args.profile == "quick" else f" --profile {args.profile}"
+        params = "".join(f" -p {k} {shlex.quote(v)}" for k, v in args.parameter)
+        print(f"render from the cache: python -m lossdyn build --only {cfg.notebook}{flag}{params}")
+    return 0 if report.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = {key: parse_value(value) for key, value in args.parameter}
+    if args.cache_dir:  # papermill kernels and Dask's local workers inherit it
+        os.environ["LOSSDYN_CACHE_DIR"] = str(Path(args.cache_dir).expanduser().resolve())
+    try:
+        if args.command == "sweep":
+            if args.workers is not None and args.workers < 1:
+                raise ConfigError(f"--workers = {args.workers} is not allowed: need >= 1")
+            if args.retries < 0:
+                raise ConfigError(f"--retries = {args.retries} is not allowed: need >= 0")
+            return _sweep(args, overrides)
+        return build(
+            profile=args.profile,
+            only=args.only,
+            overrides=overrides,
+            book=not args.no_book,
+            refresh=args.refresh,
+            timeout=args.timeout,
+        )
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
