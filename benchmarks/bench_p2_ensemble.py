@@ -25,6 +25,7 @@ shared machine are noisy: the load average at start and end is recorded with the
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -146,6 +147,22 @@ def rop_hvp_operator(model: BatchedMLP, theta_one: torch.Tensor, G_one: torch.Te
     return sla.LinearOperator((P, P), matvec=matvec, dtype=np.float64), count
 
 
+def lanczos_top(model: BatchedMLP, theta: torch.Tensor, G: torch.Tensor, start: torch.Tensor, m: int) -> torch.Tensor:
+    """λ_max per model by the project's batched Lanczos of order m from ``start``."""
+    return lanczos(model.hvp_fn(theta, G), start, m).values[:, 0]
+
+
+def eigsh_per_model(make, model: BatchedMLP, theta: torch.Tensor, G: torch.Tensor, v0: torch.Tensor, counts: list):
+    """λ_max of each model by ``scipy.sparse.linalg.eigsh`` on the HVP operator ``make`` builds;
+    appends each model's number of matvecs to ``counts``."""
+    vals = []
+    for i in range(theta.shape[0]):
+        op, count = make(model, theta[i], G[i])
+        vals.append(float(sla.eigsh(op, k=1, which="LA", tol=0, v0=v0[i].numpy(), return_eigenvectors=False)[0]))
+        counts.append(count[0])
+    return torch.tensor(vals, dtype=torch.float64)
+
+
 def bench_lambda(n_models: int, repeats: int, warm_gap: int = 25) -> dict:
     steps = 4000  # DCE at η = 1: λ_max is near 2/η here (period 0, up-class weight high)
     members = [Member(r, ETA, A, T) for r in range(n_models)]
@@ -178,7 +195,7 @@ def bench_lambda(n_models: int, repeats: int, warm_gap: int = 25) -> dict:
         for m in (20, 10, 5)
     ]
     for name, start, m in ours:
-        fn = lambda start=start, m=m: lanczos(model.hvp_fn(theta, G), start, m).values[:, 0]  # noqa: E731
+        fn = functools.partial(lanczos_top, model, theta, G, start, m)
         fn()
         c, w, val = timed(fn, repeats)
         err = (val - exact).abs() / exact.abs()
@@ -198,18 +215,7 @@ def bench_lambda(n_models: int, repeats: int, warm_gap: int = 25) -> dict:
         ("scipy eigsh per model, lossdyn R-op HVP", rop_hvp_operator),
     ):
         counts = []
-
-        def run():
-            vals = []
-            for i in range(n_models):
-                op, count = make(model, theta[i], G[i])
-                vals.append(
-                    float(sla.eigsh(op, k=1, which="LA", tol=0, v0=v0[i].numpy(), return_eigenvectors=False)[0])
-                )
-                counts.append(count[0])
-            return torch.tensor(vals, dtype=torch.float64)
-
-        c, w, val = timed(run, repeats)
+        c, w, val = timed(functools.partial(eigsh_per_model, make, model, theta, G, v0, counts), repeats)
         err = (val - exact).abs() / exact.abs()
         rows.append(
             {
@@ -263,13 +269,16 @@ def to_markdown(r: dict) -> str:
     m = r["machine"]
     lines = [
         f"Measured on **{m['cpu']}** ({m['logical_cpus']} logical CPUs), {m['platform']}, Python {m['python']}, "
-        f"torch {m['torch']}, {m['threads']} thread, {m['date']}. Load average {m['load_average_start'][0]:.2f} at the start "
+        f"torch {m['torch']}, {m['threads']} thread, {m['date']}. "
+        f"Load average {m['load_average_start'][0]:.2f} at the start "
         f"and {m['load_average_end'][0]:.2f} at the end (other jobs shared the machine; read the figures as ratios).",
         "",
-        f"**Training** — DCE (A = {A:g}, T = {T}), η = {ETA:g}, H = {H}, 300 samples; {r['training'][0]['models']} models × "
+        f"**Training** — DCE (A = {A:g}, T = {T}), η = {ETA:g}, H = {H}, 300 samples; "
+        f"{r['training'][0]['models']} models × "
         f"{r['training'][0]['steps']} steps; the ensemble runs chunks of {r['training'][0]['chunk']} models.",
         "",
-        "| dtype | naive nn.Module + autograd (model-steps/CPU-s) | lossdyn ensemble (model-steps/CPU-s) | ratio (CPU) | ratio (wall) | max abs. diff. after 200 steps |",
+        "| dtype | naive nn.Module + autograd (model-steps/CPU-s) | lossdyn ensemble (model-steps/CPU-s) "
+        "| ratio (CPU) | ratio (wall) | max abs. diff. after 200 steps |",
         "|---|---|---|---|---|---|",
     ]
     for t in r["training"]:
@@ -297,7 +306,8 @@ def to_markdown(r: dict) -> str:
     )
     lines += [
         "",
-        f"**λ_max** — {lam['models']} DCE networks (H = {H}, P = {lam['P']} parameters, float64) after 4000 steps at η = 1, "
+        f"**λ_max** — {lam['models']} DCE networks (H = {H}, P = {lam['P']} parameters, float64) "
+        "after 4000 steps at η = 1, "
         f"λ_max from {min(lam['lambda_exact']):.3f} to {max(lam['lambda_exact']):.3f} (2/η = {lam['two_over_eta']:g}).",
         "",
         "| method | HVPs | CPU ms per model | relative error (max) | relative error (median) |",
@@ -316,7 +326,8 @@ def to_markdown(r: dict) -> str:
         summary.append(
             f"{label}: cheapest variant within 1e-5 is *{row['method'].split(', ', 1)[1]}*, "
             f"**{eig['cpu_ms_per_model'] / row['cpu_ms_per_model']:.0f}×** cheaper than eigsh with autograd HVPs "
-            f"and {eig_rop['cpu_ms_per_model'] / row['cpu_ms_per_model']:.1f}× cheaper than eigsh with the same R-op HVPs"
+            f"and {eig_rop['cpu_ms_per_model'] / row['cpu_ms_per_model']:.1f}× cheaper than eigsh "
+            "with the same R-op HVPs"
         )
     lines += ["", "Per-estimate CPU cost ratios at ≤ 1e-5 relative error: " + "; ".join(summary) + ".", ""]
     return "\n".join(lines)

@@ -18,7 +18,8 @@ NAME_RULE = re.compile(
     r"^(p[12]_fig\d+(_\d+)?_[a-z0-9]+(_[a-z0-9]+)*|p[12]_[a-z][a-z0-9]*(_[a-z0-9]+)*|q_[a-z0-9]+(_[a-z0-9]+)*)$"
 )
 PARAM_LINE = re.compile(
-    r"^(?P<name>[A-Za-z_]\w*): (?P<type>int|float|str|bool|list|tuple\[[\w, .]+\]) = (?P<value>[^#=]+?)  # (?P<help>[^=]+)$"
+    r"^(?P<name>[A-Za-z_]\w*): (?P<type>int|float|str|bool|list|tuple\[[\w, .]+\]) "
+    r"= (?P<value>[^#=]+?)  # (?P<help>[^=]+)$"
 )
 FORBIDDEN = {
     ast.FunctionDef: "defines a function",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lossdyn.dissipativity.p1_fig1_soft_cross_entropy import Config, compute
+from lossdyn.dissipativity.p1_fig1_soft_cross_entropy import Config, Result, compute
 from lossdyn.pipeline import cache
+from same import assert_same
 from test_config import GOOD
 
 
@@ -53,11 +54,8 @@ def test_second_run_is_a_hit_with_identical_result(cfg, tmp_path, monkeypatch, c
     assert (info1.units, info1.units_cached, info2.units_cached) == (1, 0, 1)
     (entry,) = (tmp_path / "results" / "units").iterdir()
     assert {p.name for p in entry.iterdir()} == {"result.pt", "unit.json", "meta.json"}
-    for k, v in first.items():
-        if isinstance(v, torch.Tensor):
-            assert torch.equal(v, second[k]), k
-        else:
-            assert v == second[k], k
+    assert isinstance(first, Result) and isinstance(second, Result)
+    assert_same(first, second)
 
 
 def test_off_and_refresh_modes(cfg, tmp_path, monkeypatch, calls):

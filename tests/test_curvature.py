@@ -1,4 +1,5 @@
-"""λ_max by batched Lanczos (Paper 2, spec §5) against exact eigen-decompositions; the 2/η stability edge."""
+"""λ_max by batched Lanczos (Paper 2, Figs. 1, 2(d), 5; book/methods.md#p2-curvature) against exact
+eigen-decompositions; the 2/η stability edge."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def test_lanczos_tracking_in_the_trainer_matches_eigh():
     for i, t in enumerate(spec.lambda_steps):
         G = dl.gamma(torch.tensor(t), member.A, member.T)
         evals, _ = hessian_eigh(m, res["snap_theta"][0, i], G)
-        assert float(res["lambda"][0, i]) == pytest.approx(float(evals[-1]), rel=1e-6)
+        assert float(res["lambda_max"][0, i]) == pytest.approx(float(evals[-1]), rel=1e-6)
 
 
 @pytest.mark.parametrize("factor", [0.9, 0.99, 1.01, 1.1])

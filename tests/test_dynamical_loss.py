@@ -1,4 +1,5 @@
-"""Paper 2 losses (spec §1) and data (spec §2): Γ(t), A = 1 ⇒ static, shared minimisers, the spiral."""
+"""Paper 2 losses and data (book/methods.md#p2-losses, #p2-data-init): Γ(t), A = 1 ⇒ static, shared
+minimisers, the spiral."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_gamma_sums_to_C_and_is_positive(A, T):
 
 
 @pytest.mark.parametrize("A", [25.0, 50.0, 70.0, 75.0])
-def test_gamma_peaks_at_mid_period_with_the_spec_values(A):
+def test_gamma_peaks_at_mid_period_with_the_tabulated_values(A):
     T = 5000
     t = torch.arange(0, 3 * T)
     G = dl.gamma(t, A, T)
@@ -82,7 +83,7 @@ def test_dmse_at_a_one_is_mse(weighting):
     torch.testing.assert_close(dl.dynamical_mse(x, y, G, weighting), mse, rtol=0, atol=1e-15)
 
 
-def test_dmse_weightings_are_the_spec_formulas():
+def test_dmse_weightings_are_the_stated_formulas():
     x, y = logits(n=7, seed=2, scale=0.5)
     G = torch.tensor([2.5, 0.2, 0.3], dtype=DT)
     Y = torch.nn.functional.one_hot(y, 3).to(DT)
@@ -126,7 +127,7 @@ def test_batched_components_are_linear_in_gamma_and_match_the_reference(family, 
 # -- data ---------------------------------------------------------------------------------------
 def test_spiral_is_the_authors_generator_bit_for_bit():
     X, y = spiral3(0)
-    np.random.seed(0)  # the authors' recipe (spec §2), on NumPy's global state, only in this test
+    np.random.seed(0)  # the authors' recipe (book/methods.md#p2-data-init), on NumPy's global state, only here
     pts = []
     for j in range(3):
         r = np.linspace(0, 1, 100)

@@ -1,4 +1,5 @@
-"""Ensemble trainer (Paper 2, spec §3–4): autograd agreement, divergence handling, chunk independence."""
+"""Ensemble trainer (Paper 2, book/methods.md#p2-trainer): autograd agreement, divergence handling, chunk
+independence."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def test_diverging_member_is_flagged_frozen_and_the_others_keep_training():
     assert 0 < td < 240
     assert torch.isnan(res["F"][1, td:]).all() and torch.isfinite(res["F"][1, :td]).all()
     assert math.isnan(float(res["final_loss"][1]))
-    for key in ("F", "dF", "lambda", "val_acc", "train_acc", "final_loss", "loss_bin_mean"):
+    for key in ("F", "dF", "lambda_max", "val_acc", "train_acc", "final_loss", "loss_bin_mean"):
         assert torch.equal(res[key][[0, 2]], ref[key]), key  # bit-identical: the others never noticed
 
 

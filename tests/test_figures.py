@@ -41,8 +41,8 @@ def test_sidecar_holds_parameters_numbers_and_claims(cfg_res, tmp_path):
     data = json.loads((tmp_path / f"{cfg.notebook}.json").read_text())
     assert data["parameters"] == cfg.to_dict()
     assert data["numbers"]["delta"] == pytest.approx(-2.944439, abs=1e-6)
-    assert data["numbers"]["entropy_target"] == pytest.approx(0.198515, abs=1e-6)
-    assert data["numbers"]["min_loss_on_line"] < 1e-12
+    assert data["numbers"]["target_entropy"] == pytest.approx(0.198515, abs=1e-6)
+    assert data["numbers"]["max_abs_loss_on_line"] < 1e-12
     assert data["run"]["key"] == INFO.key
     ids = [c["id"] for c in data["claims"]]
     assert ids == ["P1-L3", "P1-X*", "P1-L7", "P1-F1", "P1-L8"]

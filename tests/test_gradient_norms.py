@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from lossdyn.dissipativity import soft_ce
+from lossdyn.gradnorms import q_gradient_norms as page
 from lossdyn.gradnorms import relu_mlp
 from lossdyn.gradnorms import theory as gn
 from lossdyn.gradnorms import training as gnt
+from lossdyn.pipeline.cache import cached_run
 
 DT = torch.float64
 KS = (2, 3, 5, 10)
@@ -324,3 +326,53 @@ def test_checkpoint_steps():
     assert gnt.checkpoint_steps(10, 2) == [0, 10]
     steps = gnt.checkpoint_steps(1000, 12)
     assert steps[0] == 0 and steps[-1] == 1000 and steps == sorted(set(steps))
+
+
+# -- the page's run, the path its notebook takes ---------------------------------------------------------------
+TINY = {
+    **{"k": 3, "d": 4, "n": 6, "L": 2, "m_narrow": 3, "m_wide": 16, "n_seeds": 2, "eta": 1.0, "steps": 20},
+    **{"n_checkpoints": 4, "n_logits": 200, "logit_scale": 30.0, "t_max": 10.0, "n_t": 21},
+    **{"dtype": "float64", "device": "cpu", "seed": 0},
+}
+
+
+@pytest.fixture(scope="module")
+def page_result():
+    cfg = page.Config.from_mapping(TINY)
+    return cfg, cached_run(cfg)[0]  # the test suite runs with the results cache off
+
+
+def test_page_result_is_typed_with_the_documented_shapes(page_result):
+    cfg, res = page_result
+    assert isinstance(res, page.Result) and isinstance(res.logits, page.LogitPart)
+    assert isinstance(res.saturation, page.SaturationPath)
+    assert (res.narrow.m, res.wide.m) == (cfg.m_narrow, cfg.m_wide) and list(res.runs) == ["narrow", "wide"]
+    assert res.saturation.t.shape == (cfg.n_t,) and res.logits.sample_ratio.shape == (cfg.n_logits,)
+    for run in res.runs.values():
+        assert isinstance(run, page.TrainingRun) and set(run.per_loss) == set(gnt.LOSSES)
+        C = len(run.checkpoints)
+        assert run.loss.shape == run.grad_norm.shape == (cfg.n_seeds, 3, cfg.steps + 1, 3)
+        assert run.p_c_min.shape == run.accuracy.shape == (cfg.n_seeds, 3, cfg.steps + 1)
+        assert run.ckpt_lambda_perp_min.shape == (cfg.n_seeds, 3, C)
+        assert run.ckpt_sample_grad1.shape == (cfg.n_seeds, 3, C, cfg.n)
+        for j, loss in enumerate(gnt.LOSSES):
+            s = run.per_loss[loss]
+            assert isinstance(s, page.LossSummary) and s.certificate_lower.shape == (cfg.n_seeds, C)
+            assert s.loss_end == float(run.loss[:, j, -1, j].mean())  # the net's own loss, trained with it
+
+
+def test_page_bounds_hold_and_the_sidecar_reads_the_result(page_result):
+    cfg, res = page_result
+    assert res.logits.max_logit_ratio <= 0.5 + 1e-12 and res.logits.logit_ratio_minus_bound_min >= -1e-12
+    assert res.saturation.logit_shift_error < 1e-12
+    for run in res.runs.values():
+        assert run.bound_violations == 0 and run.cert_violations == 0 and run.bound_checked > 0
+    numbers = page.key_numbers(res)
+    assert all(isinstance(v, (int, float)) for v in numbers.values())
+    assert numbers["wide_mse_softmax_loss_end"] == res.wide.per_loss["mse_softmax"].loss_end
+    assert numbers["saturation_slope_param"] == res.saturation.slope_param and numbers["narrow_m"] == cfg.m_narrow
+    ids = [c.id for c in page.claims(res)]
+    assert ids == ["Q1-upper", "Q1-none", "Q1-lower", "Q2-ntk", "Q2-grad", "Q2-PL", "Q2-narrow"]
+    for table in (page.logit_table, page.saturation_table, page.training_table, page.pl_table):
+        assert table(res)
+    assert len(page.plot(res).axes) > 0

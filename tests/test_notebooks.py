@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from lossdyn.pipeline.figures import config_class
-from lossdyn.pipeline.runner import notebook_defaults, profile_parameters, toc_generated_pages
+from lossdyn.pipeline.pages import toc_generated_pages
+from lossdyn.pipeline.runner import notebook_defaults, profile_parameters
 from notebook_rules import check_notebook
 
 ROOT = Path(__file__).resolve().parents[1]

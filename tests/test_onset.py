@@ -1,4 +1,4 @@
-"""Instability-onset rule (Paper 2, spec §5) on synthetic ΔF sequences with known answers."""
+"""Instability-onset rule (Paper 2, book/methods.md#p2-onset) on synthetic ΔF sequences with known answers."""
 
 from __future__ import annotations
 
@@ -86,7 +86,48 @@ def test_streaming_in_blocks_equals_one_pass():
     for size in [1, 7, 64, 64, 3, 500, 1361]:
         blocks.push(dF[:, t : t + size], F[:, t : t + size], t)
         t += size
-    assert torch.equal(whole.onset_t, blocks.onset_t) and torch.equal(whole.alt_t, blocks.alt_t)
+    assert torch.equal(whole.onset_t, blocks.onset_t) and torch.equal(whole.alternation_t, blocks.alternation_t)
     assert whole.onset_t[0].tolist() == [170 + 200 * k for k in range(10)]
     assert (whole.onset_t[1] < 0).all()
     assert whole.onset_t[2].tolist()[:3] == [-1, -1, -1] and whole.onset_t[2, 3] == 1000
+
+
+class _Ring:
+    """A stand-in for the trainer's ParameterRing: θ_t = t (one parameter), the last ``size`` steps held."""
+
+    def __init__(self, size: int):
+        self.size, self.end = size, 0
+
+    def holds(self, t: int) -> bool:
+        return t >= self.end - self.size
+
+    def holds_each(self, t: torch.Tensor) -> torch.Tensor:
+        return t >= self.end - self.size
+
+    def theta(self, t: int, s: int) -> torch.Tensor:
+        assert self.holds(t), t
+        return torch.tensor([float(t)], dtype=torch.float64)
+
+
+def test_onset_curvature_measures_at_the_onset_step_even_when_it_left_the_ring():
+    """λ is evaluated at θ_{t*} and θ_{t_alt}; an onset confirmed long after t* uses the copy kept at t*."""
+    from lossdyn.dynamical.onset import OnsetCurvature
+
+    # the episode starts at 300 with scattered positives; the alternation starts at 330 and spikes much later
+    pattern = "-" * 300 + "+--+---+-+--" + "-" * 18 + "a" * 120
+    dF = sequence(pattern)[None]
+    F = torch.full_like(dF, 10.0)  # a jump of 1e-3·|F| = 0.01 is reached only after ~24 alternation steps
+    ring = _Ring(size=8)
+    calls = []
+
+    def lambda_at(thetas, times, members):
+        calls.append((thetas[:, 0].tolist(), times, members))
+        return thetas[:, 0] * 0.5
+
+    tracker = OnsetCurvature(OnsetStream(torch.tensor([1000]), 1, quiet=50), 1, torch.float64, torch.device("cpu"))
+    for t0 in range(0, dF.shape[1], 4):
+        ring.end = t0 + 4
+        tracker.push(dF[:, t0 : t0 + 4], F[:, t0 : t0 + 4], t0, ring, lambda_at)
+    assert tracker.stream.onset_t.tolist() == [[300]] and tracker.stream.alternation_t.tolist() == [[330]]
+    assert calls == [([300.0, 330.0], [300, 330], [0, 0])]
+    assert tracker.lambda_onset.tolist() == [[150.0]] and tracker.lambda_alternation.tolist() == [[165.0]]

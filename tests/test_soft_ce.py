@@ -1,4 +1,7 @@
-"""Soft cross-entropy (Paper 1, eq. 12–13, Lemmas 2–8): the 13 checks of spec §1.7, in float64."""
+"""Soft cross-entropy (Paper 1, eq. 12–13, Lemmas 2–8, the ResNet (26) and the OCP (5)): 13 checks, in float64.
+
+Checks 4 and 7 guard the two corrections of the printed paper (book/methods.md#p1-soft-ce).
+"""
 
 from __future__ import annotations
 
@@ -96,7 +99,7 @@ def test_minimiser_point_known_values():
     assert mnist[1].item() == pytest.approx(-0.451086, abs=1e-6)
     spirals = soft_ce.minimiser_point(y, 2, 0.95, dtype=DT)[0]
     torch.testing.assert_close(spirals, torch.tensor([1.472219, -1.472219], dtype=DT), rtol=0, atol=1e-6)
-    # Printed variant's loss: 0.170 (C = 2) and 0.029 (C = 10), spec §1.4.
+    # Printed variant's loss: 0.170 (C = 2) and 0.029 (C = 10) (book/methods.md#p1-soft-ce).
     assert soft_ce.soft_cross_entropy(
         soft_ce.minimiser_point_as_printed(y, 2, 0.95, dtype=DT), y, p_d=0.95
     ).item() == pytest.approx(0.170, abs=5e-4)
@@ -111,7 +114,7 @@ def test_hessian_matches_autograd(C, p_d):
     x, y = random_states(6, C, seed=3, scale=2.0)
     H = soft_ce.hessian(x)
     for i in range(len(x)):
-        Hi = torch.func.hessian(lambda v: soft_ce.soft_cross_entropy(v[None], y[i : i + 1], p_d=p_d)[0])(x[i])
+        Hi = torch.func.hessian(lambda v, yi=y[i : i + 1]: soft_ce.soft_cross_entropy(v[None], yi, p_d=p_d)[0])(x[i])
         torch.testing.assert_close(Hi, H[i], rtol=0, atol=1e-12)
     assert (H @ torch.ones(C, dtype=DT)).abs().max() < 1e-14
     eig = torch.linalg.eigvalsh(H)  # ascending

@@ -16,7 +16,9 @@ from lossdyn.dissipativity.resnet_oc import ocp_objective
 from lossdyn.dissipativity.soft_ce import soft_cross_entropy
 from lossdyn.dissipativity.training import (
     FlatAdam,
+    NetworkRecord,
     ResNetStack,
+    network_spec,
     objective_weights,
     stack_losses,
     stage_losses_fast,
@@ -24,6 +26,7 @@ from lossdyn.dissipativity.training import (
     train_stack,
 )
 from lossdyn.dissipativity.turnpike import (
+    CurveSummary,
     curve_summary,
     off_turnpike_count,
     on_turnpike_count,
@@ -212,15 +215,15 @@ def test_turnpike_counts_on_hand_made_curves():
         eps_required=0.05,
         eps_turnpike=0.5,
     )
-    assert s == {"k_star": 1, "k_star_abs": 1, "k_star_acc": 1, "off_turnpike": 1}
+    assert s == CurveSummary(k_star=1, k_star_abs=1, k_star_acc=1, off_turnpike_count=1)
 
 
 def tiny_run():
     data = datasets.two_spirals_split(12, seed=0, kind="random", noise=0.5, n=3)
     nets = [
-        {"depth": 4, "stage_cost": True, "lr": 0.01, "seed": 1, "label": "a"},
-        {"depth": 2, "stage_cost": False, "lr": 0.05, "seed": 2, "label": "b"},
-        {"depth": 4, "stage_cost": False, "lr": 0.01, "seed": 1, "label": "c"},
+        network_spec(label="a", role="stage_cost", depth=4, stage_cost=True, lr=0.01, seed=1, seed_index=0),
+        network_spec(label="b", role="without", depth=2, stage_cost=False, lr=0.05, seed=2, seed_index=1),
+        network_spec(label="c", role="without", depth=4, stage_cost=False, lr=0.01, seed=1, seed_index=0),
     ]
     return train_and_measure(
         nets,
@@ -257,16 +260,18 @@ def test_seeded_training_run_is_bit_identical_on_cpu():
     assert [r["label"] for r in first] == ["a", "b", "c"]
     for a, b in zip(first, second):
         _assert_identical(a, b)
-    rec = first[0]
-    assert rec["train"]["loss"].shape == (5,) and rec["train"]["move"].shape == (4,) and rec["u_norm"].shape == (4,)
-    assert rec["states"].shape == (5, 24, 2) and "states" not in first[1]
-    assert first[1]["train"]["loss"].shape == (3,)
+    rec, other = NetworkRecord.from_unit(first[0]), NetworkRecord.from_unit(first[1])
+    assert rec.train.loss.shape == (5,) and rec.train.move.shape == (4,) and rec.u_norm.shape == (4,)
+    assert rec.states.shape == (5, 24, 2) and "states" not in first[1] and other.states is None
+    assert other.train.loss.shape == (3,)
+    assert rec.history_objective.shape == rec.history_terminal.shape == (15,)
     # the crop after k* reproduces x_k* (and hence acc_k*) of the full pass
-    c = rec["crop"]
-    assert c["max_state_diff"] < 1e-5
-    assert c["test_acc"] == pytest.approx(float(rec["test"]["acc"][c["k"]]), abs=1e-12)
+    c = rec.crop
+    assert c.k == rec.train_summary.k_star and rec.crop_abs.k == rec.train_summary.k_star_abs
+    assert c.max_state_diff < 1e-5
+    assert c.test_acc == pytest.approx(float(rec.test.acc[c.k]), abs=1e-12)
     # layer 0 is the data: every network has the same L_0
-    assert float(first[0]["train"]["loss"][0]) == float(first[1]["train"]["loss"][0])
+    assert float(rec.train.loss[0]) == float(other.train.loss[0])
 
 
 def test_intra_op_threads_restores():

@@ -9,10 +9,15 @@ Ideas of the paper, one module each:
 * :mod:`~lossdyn.dissipativity.resnet_oc` — the ResNet as a control system (eq. 1/26) and the
   optimal-control objective (5) with stage cost (17);
 * :mod:`~lossdyn.dissipativity.training` — many ResNets of different depths trained as one stack
-  (Section 6), with per-layer measurements;
+  (Section 6), with per-layer measurements and the typed record of one trained network;
 * :mod:`~lossdyn.dissipativity.turnpike` — turnpike measures: required depth k⋆, the turnpike set
   Q_ε of Prop. 12;
+* :mod:`~lossdyn.dissipativity.spirals` — the two-spirals training recipe of Section 6 shared by
+  Figs. 2–4 and the horizon page;
 * :mod:`~lossdyn.dissipativity.data` — the data of Section 6: two spirals and MNIST, offline.
+
+Choices where the paper is silent, and the corrections of two typos of the paper: the Methods and choices
+page, book/methods.md (sections ``p1-…``).
 
 Figures (each module named like its notebook): ``p1_fig1_soft_cross_entropy`` (Fig. 1),
 ``p1_fig2_4_two_spirals`` (Figs. 2–4), ``p1_fig5_mnist_layer_loss`` (Fig. 5),

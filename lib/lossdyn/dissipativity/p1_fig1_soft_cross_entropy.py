@@ -9,6 +9,9 @@ No training: everything is evaluated in closed form or by sampling. The run retu
 * a 1-D cut x̃⋆_y + s·d along d ∝ e_y − 1/C (s > 0: over-confident, s < 0: towards the
   other classes) with the quadratic core, the linear tails and Lemma 8's bound α(s);
 * a sample of points with their distance to X⋆_y and loss, to test Lemma 8.
+
+It exposes two typos of the printed paper (book/methods.md#p1-soft-ce); the choices the paper
+leaves open for Fig. 1 and the verdicts' thresholds are in book/methods.md#p1-fig1-choices.
 """
 
 from __future__ import annotations
@@ -30,19 +33,21 @@ from lossdyn.pipeline.units import WholeRun
 
 __all__ = [
     "Config",
+    "Result",
+    "asymptote_intercept",
     "claims",
-    "constants_table",
-    "key_numbers",
-    "plot_soft_ce_geometry",
     "compute",
-    "plan",
+    "constants_table",
     "finish",
+    "key_numbers",
+    "plan",
+    "plot_soft_ce_geometry",
     "typo_table",
 ]
 
 
 #: For C > 2, λ_Ω,min and m are sampled minima (upper estimates); Lemma 8 is checked with
-#: both shrunk by this factor (spec §1.7, test 7). For C = 2 they are exact and it is 1.
+#: both shrunk by this factor (book/methods.md#p1-fig1-choices). For C = 2 they are exact and it is 1.
 SAFETY_FACTOR_SAMPLED = 0.9
 
 
@@ -74,6 +79,93 @@ class Config(ExperimentConfig):
         self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
 
 
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What the page shows; every tensor float64 on the CPU (``finish`` makes it from :func:`compute`).
+
+    The setting and constants (eq. 12–13, Lemma 3):
+
+    * ``C``, ``p_d``, ``label`` — as in the config; y = ``label``;
+    * ``delta`` — δ = −log((C−1)·p_d/(1−p_d)) (Lemma 3);
+    * ``target_entropy`` — H(q̃) = ℓ̃⋆ in nats (eq. 13);
+    * ``label_smoothing_epsilon`` — ε = C(1−p_d)/(C−1) of ``F.cross_entropy(label_smoothing=ε)``;
+    * ``loss_uniform`` — log C − H(q̃), the loss at a uniform softmax.
+
+    The minimiser point x̃⋆_y = X⋆_y ∩ X_T, corrected and as printed (book/methods.md#p1-soft-ce):
+
+    * ``x_star``, ``x_star_printed`` — the two points, shape ``(C,)``;
+    * ``x_star_sum``, ``x_star_printed_sum`` — their component sums (0 on X_T);
+    * ``x_star_loss``, ``x_star_printed_loss`` — their losses (0 on X⋆_y);
+    * ``max_abs_loss_on_line``, ``max_grad_on_line`` — max |ℓ̃_f| and max ‖∇ℓ̃_f‖ on 11 points
+      x̃⋆_y + t·1, t ∈ [−5, 5], of the line X⋆_y.
+
+    Lemma 7 at 8 random points: ``hessian_max_abs_error`` (autograd against diag(p) − ppᵀ),
+    ``hessian_min_eig``, ``hessian_null_residual`` (max ‖H·1‖).
+
+    Lemma 8 (book/methods.md#p1-fig1-choices):
+
+    * ``lambda_omega_min``, ``m`` — its constants λ_Ω,min and m (exact for C = 2, sampled minima otherwise);
+    * ``bound_factor`` — the factor both are shrunk by in the check (1 for C = 2, else 0.9);
+    * ``lemma8_violations``, ``lemma8_violations_printed`` — how many of the ``n_bound_samples``
+      random points violate ℓ̃_f ≥ α(dist) with the corrected and with the printed α;
+    * ``sample_dist``, ``sample_loss`` — dist(x, X⋆_y) and ℓ̃_f of the first min(n_bound_samples, 3000)
+      of them, shape ``(n_show,)``.
+
+    The 1-D cut x̃⋆_y + s·d, d ∝ e_y − 1/C, ‖d‖ = 1 (Fig. 1's Huber-like shape):
+
+    * ``cut_s``, ``cut_loss`` — s on [−s_max, s_max] and ℓ̃_f along the cut, shape ``(n_cut,)``;
+    * ``curvature`` — κ = dᵀ∇²ℓ̃_f(x̃⋆_y)d;
+    * ``slope_overconfident``, ``slope_wrong`` — the asymptotic slopes max_j d_j − q̃ᵀd for s → +∞
+      and s → −∞; ``intercept_overconfident``, ``intercept_wrong`` — their asymptotes' intercepts;
+    * ``quadratic_rel_error_1e_2``, ``quadratic_rel_error_1e_3`` — max relative error of ½κs² at
+      |s| = 0.01 and 0.001;
+    * ``tail_gap_overconfident``, ``tail_gap_wrong`` — ℓ̃_f minus its asymptote at s = ±s_max.
+
+    The contour plane (x_y, x_c), x_c shared by every c ≠ y: ``grid_axis``, shape ``(grid,)``, and
+    ``grid_loss``, shape ``(grid, grid)`` (rows: x_c, columns: x_y).
+    """
+
+    C: int
+    p_d: float
+    label: int
+    delta: float
+    target_entropy: float
+    label_smoothing_epsilon: float
+    loss_uniform: float
+    x_star: torch.Tensor
+    x_star_printed: torch.Tensor
+    x_star_sum: float
+    x_star_printed_sum: float
+    x_star_loss: float
+    x_star_printed_loss: float
+    max_abs_loss_on_line: float
+    max_grad_on_line: float
+    hessian_max_abs_error: float
+    hessian_min_eig: float
+    hessian_null_residual: float
+    lambda_omega_min: float
+    m: float
+    bound_factor: float
+    lemma8_violations: int
+    lemma8_violations_printed: int
+    n_bound_samples: int
+    sample_dist: torch.Tensor
+    sample_loss: torch.Tensor
+    cut_s: torch.Tensor
+    cut_loss: torch.Tensor
+    curvature: float
+    slope_overconfident: float
+    slope_wrong: float
+    intercept_overconfident: float
+    intercept_wrong: float
+    quadratic_rel_error_1e_2: float
+    quadratic_rel_error_1e_3: float
+    tail_gap_overconfident: float
+    tail_gap_wrong: float
+    grid_axis: torch.Tensor
+    grid_loss: torch.Tensor
+
+
 def _plane_states(a: torch.Tensor, b: torch.Tensor, C: int, label: int) -> torch.Tensor:
     """States with [x]_label = a and [x]_c = b for every c ≠ label; shape a.shape + (C,)."""
     x = b.unsqueeze(-1).expand(*b.shape, C).clone()
@@ -93,109 +185,161 @@ def asymptote_intercept(x0: torch.Tensor, d: torch.Tensor, y: torch.Tensor, *, p
     return (q * torch.log(q)).sum(-1) - (q * x0).sum(-1) + lse_top
 
 
-def compute(cfg: Config) -> dict[str, Any]:
-    """Compute everything the page shows; returns CPU tensors and floats (cacheable)."""
-    device = resolve_device(cfg.device)
-    dtype = resolve_dtype(cfg.dtype)
-    gen = generator(cfg.seed, device)
-    C, p_d = cfg.C, cfg.p_d
-    y1 = torch.tensor([cfg.label], device=device)
-    ell = lambda x: soft_ce.soft_cross_entropy(x, y1.expand(x.shape[:-1]), p_d=p_d)  # noqa: E731
+@dataclasses.dataclass(frozen=True)
+class _Setting:
+    """What the steps of :func:`compute` share: C, p_d, the label y (a 1-element tensor), dtype, device."""
 
-    # Constants and the minimiser point (Lemma 3, after Lemma 5).
-    x_star = soft_ce.minimiser_point(y1, C, p_d, dtype=dtype)[0]
-    x_printed = soft_ce.minimiser_point_as_printed(y1, C, p_d, dtype=dtype)[0]
-    ones = torch.ones(C, dtype=dtype, device=device)
-    t = torch.linspace(-5.0, 5.0, 11, dtype=dtype, device=device)
-    on_line = ell(x_star + t[:, None] * ones)
-    grad_on_line = soft_ce.soft_ce_gradient(x_star + t[:, None] * ones, y1.expand(11), p_d=p_d)
+    C: int
+    p_d: float
+    y: torch.Tensor
+    dtype: torch.dtype
+    device: torch.device
 
-    # Lemma 7: autograd Hessian against diag(p) − ppᵀ at random points.
-    xs = 3.0 * torch.randn(8, C, generator=gen, dtype=dtype, device=device)
-    hess_auto = torch.stack([torch.func.hessian(lambda v: ell(v[None])[0])(v) for v in xs])
-    hess_formula = soft_ce.hessian(xs)
-    hess_eigs = torch.linalg.eigvalsh(hess_formula)
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """ℓ̃_f(x, y) of eq. (13) for states x of shape ``(..., C)``."""
+        return soft_ce.soft_cross_entropy(x, self.y.expand(x.shape[:-1]), p_d=self.p_d)
 
-    # Lemma 8: constants, then ℓ̃_f against α(dist) on random points.
-    lam, m = soft_ce.huber_bound_constants(C, p_d, n_samples=cfg.n_bound_samples, generator=gen, dtype=dtype)
-    factor = 1.0 if C == 2 else SAFETY_FACTOR_SAMPLED
-    g = torch.randn(cfg.n_bound_samples, C, generator=gen, dtype=dtype, device=device)
-    s_rand = cfg.s_max * torch.rand(cfg.n_bound_samples, 1, generator=gen, dtype=dtype, device=device) ** 2
-    x_rand = x_star + s_rand * soft_ce.project(g) / torch.linalg.vector_norm(soft_ce.project(g), dim=-1, keepdim=True)
-    x_rand = x_rand + torch.randn(cfg.n_bound_samples, 1, generator=gen, dtype=dtype, device=device) * ones
-    y_rand = y1.expand(cfg.n_bound_samples)
-    dist = soft_ce.distance_to_minimiser_set(x_rand, y_rand, p_d=p_d)
-    loss_rand = soft_ce.soft_cross_entropy(x_rand, y_rand, p_d=p_d)
-    alpha = soft_ce.huber_lower_bound(dist, factor * lam, factor * m)
-    alpha_printed = soft_ce.huber_lower_bound(dist, factor * lam, factor * m, as_printed=True)
-    tol = 1e-12 if dtype == torch.float64 else 1e-6
+    def ones(self) -> torch.Tensor:
+        """1_C, the direction of the minimiser line X⋆_y (Lemma 3)."""
+        return torch.ones(self.C, dtype=self.dtype, device=self.device)
 
-    # The 1-D cut along d ∝ e_y − 1/C through x̃⋆_y.
-    d = soft_ce.project(torch.nn.functional.one_hot(y1, C).to(dtype))[0]
-    d = d / torch.linalg.vector_norm(d)
-    s = torch.linspace(-cfg.s_max, cfg.s_max, cfg.n_cut, dtype=dtype, device=device)
-    loss_cut = ell(x_star + s[:, None] * d)
-    curvature = float(d @ soft_ce.hessian(x_star) @ d)
-    slope_over = float(soft_ce.asymptotic_slope(d[None], y1, p_d=p_d)[0])
-    slope_wrong = float(soft_ce.asymptotic_slope(-d[None], y1, p_d=p_d)[0])
-    icpt_over = float(asymptote_intercept(x_star[None], d[None], y1, p_d=p_d)[0])
-    icpt_wrong = float(asymptote_intercept(x_star[None], -d[None], y1, p_d=p_d)[0])
-    # Quadratic core: the relative error of ½κs² is O(|s|) (Taylor), measured at |s| = 0.01 and 0.001.
-    quad_rel_err = {}
-    for r in (0.01, 0.001):
-        s_r = torch.tensor([-r, r], dtype=dtype, device=device)
-        err = (ell(x_star + s_r[:, None] * d) - 0.5 * curvature * s_r**2).abs() / (0.5 * curvature * s_r**2)
-        quad_rel_err[r] = float(err.max())
-    tail_gap_over = float(ell(x_star + cfg.s_max * d[None])[0]) - (slope_over * cfg.s_max + icpt_over)
-    tail_gap_wrong = float(ell(x_star - cfg.s_max * d[None])[0]) - (slope_wrong * cfg.s_max + icpt_wrong)
 
-    # The contour plane (x_y, x_other).
-    axis = torch.linspace(-cfg.extent, cfg.extent, cfg.grid, dtype=dtype, device=device)
-    A, B = torch.meshgrid(axis, axis, indexing="xy")
-    loss_grid = ell(_plane_states(A, B, C, cfg.label))
+def _cpu(v: torch.Tensor) -> torch.Tensor:
+    """A result tensor as stored: detached, float64, on the CPU."""
+    return v.detach().to("cpu", torch.float64)
 
-    n_show = min(cfg.n_bound_samples, 3000)
-    cpu = lambda v: v.detach().to("cpu", torch.float64)  # noqa: E731
+
+def _constants(C: int, p_d: float) -> dict[str, float]:
+    """δ (Lemma 3), H(q̃) (eq. 13), the label-smoothing ε and the loss at a uniform softmax."""
     return {
-        "C": C,
-        "p_d": p_d,
-        "label": cfg.label,
         "delta": soft_ce.delta(C, p_d),
-        "entropy_target": soft_ce.target_entropy(C, p_d),
+        "target_entropy": soft_ce.target_entropy(C, p_d),
         "label_smoothing_epsilon": soft_ce.label_smoothing_epsilon(C, p_d),
         "loss_uniform": math.log(C) - soft_ce.target_entropy(C, p_d),
-        "x_star": cpu(x_star),
-        "x_star_printed": cpu(x_printed),
+    }
+
+
+def _minimiser_checks(s: _Setting, x_star: torch.Tensor) -> dict[str, Any]:
+    """x̃⋆_y corrected and as printed (sum, loss), and loss and gradient on 11 points of X⋆_y (Lemma 3)."""
+    x_printed = soft_ce.minimiser_point_as_printed(s.y, s.C, s.p_d, dtype=s.dtype)[0]
+    t = torch.linspace(-5.0, 5.0, 11, dtype=s.dtype, device=s.device)
+    on_line = s.loss(x_star + t[:, None] * s.ones())
+    grad_on_line = soft_ce.soft_ce_gradient(x_star + t[:, None] * s.ones(), s.y.expand(11), p_d=s.p_d)
+    return {
+        "x_star": _cpu(x_star),
+        "x_star_printed": _cpu(x_printed),
         "x_star_sum": float(x_star.sum()),
         "x_star_printed_sum": float(x_printed.sum()),
-        "x_star_loss": float(ell(x_star[None])[0]),
-        "x_star_printed_loss": float(ell(x_printed[None])[0]),
-        "min_loss_on_line": float(on_line.abs().max()),
+        "x_star_loss": float(s.loss(x_star[None])[0]),
+        "x_star_printed_loss": float(s.loss(x_printed[None])[0]),
+        "max_abs_loss_on_line": float(on_line.abs().max()),
         "max_grad_on_line": float(torch.linalg.vector_norm(grad_on_line, dim=-1).max()),
+    }
+
+
+def _hessian_check(s: _Setting, gen: torch.Generator) -> dict[str, float]:
+    """Lemma 7: the autograd Hessian against diag(p) − ppᵀ at 8 random points (first draws of ``gen``)."""
+    xs = 3.0 * torch.randn(8, s.C, generator=gen, dtype=s.dtype, device=s.device)
+    hess_auto = torch.stack([torch.func.hessian(lambda v: s.loss(v[None])[0])(v) for v in xs])
+    hess_formula = soft_ce.hessian(xs)
+    hess_eigs = torch.linalg.eigvalsh(hess_formula)
+    return {
         "hessian_max_abs_error": float((hess_auto - hess_formula).abs().max()),
         "hessian_min_eig": float(hess_eigs.min()),
-        "hessian_null_residual": float(torch.linalg.vector_norm(hess_formula @ ones, dim=-1).max()),
+        "hessian_null_residual": float(torch.linalg.vector_norm(hess_formula @ s.ones(), dim=-1).max()),
+    }
+
+
+def _lemma8_check(cfg: Config, s: _Setting, gen: torch.Generator, x_star: torch.Tensor) -> dict[str, Any]:
+    """Lemma 8: its constants (sampled), then ℓ̃_f against α(dist) on random points, corrected and as
+    printed (the next draws of ``gen``; book/methods.md#p1-fig1-choices)."""
+    n = cfg.n_bound_samples
+    lam, m = soft_ce.huber_bound_constants(s.C, s.p_d, n_samples=n, generator=gen, dtype=s.dtype)
+    factor = 1.0 if s.C == 2 else SAFETY_FACTOR_SAMPLED
+    g = torch.randn(n, s.C, generator=gen, dtype=s.dtype, device=s.device)
+    s_rand = cfg.s_max * torch.rand(n, 1, generator=gen, dtype=s.dtype, device=s.device) ** 2
+    x_rand = x_star + s_rand * soft_ce.project(g) / torch.linalg.vector_norm(soft_ce.project(g), dim=-1, keepdim=True)
+    x_rand = x_rand + torch.randn(n, 1, generator=gen, dtype=s.dtype, device=s.device) * s.ones()
+    y_rand = s.y.expand(n)
+    dist = soft_ce.distance_to_minimiser_set(x_rand, y_rand, p_d=s.p_d)
+    loss_rand = soft_ce.soft_cross_entropy(x_rand, y_rand, p_d=s.p_d)
+    alpha = soft_ce.huber_lower_bound(dist, factor * lam, factor * m)
+    alpha_printed = soft_ce.huber_lower_bound(dist, factor * lam, factor * m, as_printed=True)
+    tol = 1e-12 if s.dtype == torch.float64 else 1e-6
+    n_show = min(n, 3000)
+    return {
         "lambda_omega_min": lam,
         "m": m,
         "bound_factor": factor,
         "lemma8_violations": int((loss_rand < alpha - tol).sum()),
         "lemma8_violations_printed": int((loss_rand < alpha_printed - tol).sum()),
-        "n_bound_samples": cfg.n_bound_samples,
+        "n_bound_samples": n,
+        "sample_dist": _cpu(dist[:n_show]),
+        "sample_loss": _cpu(loss_rand[:n_show]),
+    }
+
+
+def _cut(cfg: Config, s: _Setting, x_star: torch.Tensor) -> dict[str, Any]:
+    """The 1-D cut x̃⋆_y + s·d along d ∝ e_y − 1/C: quadratic core and linear tails (Fig. 1)."""
+    d = soft_ce.project(torch.nn.functional.one_hot(s.y, s.C).to(s.dtype))[0]
+    d = d / torch.linalg.vector_norm(d)
+    cut_s = torch.linspace(-cfg.s_max, cfg.s_max, cfg.n_cut, dtype=s.dtype, device=s.device)
+    loss_cut = s.loss(x_star + cut_s[:, None] * d)
+    curvature = float(d @ soft_ce.hessian(x_star) @ d)
+    slope_over = float(soft_ce.asymptotic_slope(d[None], s.y, p_d=s.p_d)[0])
+    slope_wrong = float(soft_ce.asymptotic_slope(-d[None], s.y, p_d=s.p_d)[0])
+    icpt_over = float(asymptote_intercept(x_star[None], d[None], s.y, p_d=s.p_d)[0])
+    icpt_wrong = float(asymptote_intercept(x_star[None], -d[None], s.y, p_d=s.p_d)[0])
+    # Quadratic core: the relative error of ½κs² is O(|s|) (Taylor), measured at |s| = 0.01 and 0.001.
+    quad_rel_err = {}
+    for r in (0.01, 0.001):
+        s_r = torch.tensor([-r, r], dtype=s.dtype, device=s.device)
+        err = (s.loss(x_star + s_r[:, None] * d) - 0.5 * curvature * s_r**2).abs() / (0.5 * curvature * s_r**2)
+        quad_rel_err[r] = float(err.max())
+    tail_gap_over = float(s.loss(x_star + cfg.s_max * d[None])[0]) - (slope_over * cfg.s_max + icpt_over)
+    tail_gap_wrong = float(s.loss(x_star - cfg.s_max * d[None])[0]) - (slope_wrong * cfg.s_max + icpt_wrong)
+    return {
+        "cut_s": _cpu(cut_s),
+        "cut_loss": _cpu(loss_cut),
         "curvature": curvature,
         "slope_overconfident": slope_over,
         "slope_wrong": slope_wrong,
         "intercept_overconfident": icpt_over,
         "intercept_wrong": icpt_wrong,
-        "quadratic_rel_error_1e-2": quad_rel_err[0.01],
-        "quadratic_rel_error_1e-3": quad_rel_err[0.001],
+        "quadratic_rel_error_1e_2": quad_rel_err[0.01],
+        "quadratic_rel_error_1e_3": quad_rel_err[0.001],
         "tail_gap_overconfident": tail_gap_over,
         "tail_gap_wrong": tail_gap_wrong,
-        "cut_s": cpu(s),
-        "cut_loss": cpu(loss_cut),
-        "grid_axis": cpu(axis),
-        "grid_loss": cpu(loss_grid),
-        "sample_dist": cpu(dist[:n_show]),
-        "sample_loss": cpu(loss_rand[:n_show]),
+    }
+
+
+def _contour(cfg: Config, s: _Setting) -> dict[str, torch.Tensor]:
+    """ℓ̃_f on the grid of the plane (x_y, x_c) over [−extent, extent]²."""
+    axis = torch.linspace(-cfg.extent, cfg.extent, cfg.grid, dtype=s.dtype, device=s.device)
+    A, B = torch.meshgrid(axis, axis, indexing="xy")
+    return {"grid_axis": _cpu(axis), "grid_loss": _cpu(s.loss(_plane_states(A, B, s.C, cfg.label)))}
+
+
+def compute(cfg: Config) -> dict[str, Any]:
+    """Everything the page shows, as the fields of :class:`Result` (CPU tensors and numbers: cacheable).
+
+    The steps draw from one generator in a fixed order: the Hessian check, then Lemma 8's constants
+    and random points.
+    """
+    device = resolve_device(cfg.device)
+    s = _Setting(cfg.C, cfg.p_d, torch.tensor([cfg.label], device=device), resolve_dtype(cfg.dtype), device)
+    gen = generator(cfg.seed, device)
+    x_star = soft_ce.minimiser_point(s.y, s.C, s.p_d, dtype=s.dtype)[0]
+    return {
+        "C": cfg.C,
+        "p_d": cfg.p_d,
+        "label": cfg.label,
+        **_constants(cfg.C, cfg.p_d),
+        **_minimiser_checks(s, x_star),
+        **_hessian_check(s, gen),
+        **_lemma8_check(cfg, s, gen, x_star),
+        **_cut(cfg, s, x_star),
+        **_contour(cfg, s),
     }
 
 
@@ -204,16 +348,16 @@ def plan(cfg: Config) -> WholeRun:
     return WholeRun(cfg, compute)
 
 
-def finish(cfg: Config, parts: dict[str, Any]) -> dict[str, Any]:
-    """The page's result from the one unit's result."""
-    return parts
+def finish(cfg: Config, parts: dict[str, Any]) -> Result:
+    """The page's result from the one unit's result (:func:`compute`)."""
+    return Result(**parts)
 
 
-#: The numbers the page quotes and the JSON sidecar stores.
+#: The numbers the page quotes and the JSON sidecar stores (fields of :class:`Result`).
 _KEY_NUMBERS = (
     "delta",
-    "entropy_target",
-    "min_loss_on_line",
+    "target_entropy",
+    "max_abs_loss_on_line",
     "label_smoothing_epsilon",
     "loss_uniform",
     "x_star",
@@ -230,181 +374,184 @@ _KEY_NUMBERS = (
     "slope_overconfident",
     "slope_wrong",
     "hessian_max_abs_error",
-    "quadratic_rel_error_1e-2",
-    "quadratic_rel_error_1e-3",
+    "quadratic_rel_error_1e_2",
+    "quadratic_rel_error_1e_3",
     "tail_gap_overconfident",
     "tail_gap_wrong",
 )
 
 
-def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
-    return {k: res[k] for k in _KEY_NUMBERS}
+def key_numbers(res: Result) -> dict[str, Any]:
+    """The fields of :data:`_KEY_NUMBERS`, under their own names."""
+    return {k: getattr(res, k) for k in _KEY_NUMBERS}
 
 
-def claims(res: dict[str, Any]) -> list[Claim]:
-    """The page's claims, each with the measured numbers and a verdict computed from them."""
+def claims(res: Result) -> list[Claim]:
+    """The page's claims, each with the measured numbers and a verdict computed from them
+    (thresholds: book/methods.md#p1-fig1-choices)."""
     # Huber-like: the relative error of ½κs² falls to 0 with |s| (about 10× from |s| = 0.01 to 0.001),
     # and the loss meets its linear asymptotes (closed form) at |s| = s_max.
-    e2, e3 = res["quadratic_rel_error_1e-2"], res["quadratic_rel_error_1e-3"]
-    tail_over, tail_wrong = res["tail_gap_overconfident"], res["tail_gap_wrong"]
+    e2, e3 = res.quadratic_rel_error_1e_2, res.quadratic_rel_error_1e_3
+    tail_over, tail_wrong = res.tail_gap_overconfident, res.tail_gap_wrong
     huber = e3 < 1e-2 and 5.0 < e2 / e3 < 20.0 and abs(tail_over) < 1e-2 and abs(tail_wrong) < 1e-2
     return [
         Claim(
             "P1-L3",
             "Lemma 3: the minimisers of the soft cross-entropy form the line X*_y = {x : x_c = x_y + δ} "
             "with δ = −log((C−1)p_d/(1−p_d)), and the minimum value is 0.",
-            f"δ = {res['delta']:.6f}; max |loss| on 11 points of the line = {res['min_loss_on_line']:.1e}, "
-            f"max ‖∇loss‖ there = {res['max_grad_on_line']:.1e}",
-            verdict(res["min_loss_on_line"] < 1e-9 and res["max_grad_on_line"] < 1e-9),
+            f"δ = {res.delta:.6f}; max |loss| on 11 points of the line = {res.max_abs_loss_on_line:.1e}, "
+            f"max ‖∇loss‖ there = {res.max_grad_on_line:.1e}",
+            verdict(res.max_abs_loss_on_line < 1e-9 and res.max_grad_on_line < 1e-9),
         ),
         Claim(
             "P1-X*",
             "The point x̃*_y = X*_y ∩ X_T has y-component −(C/(C−1))·δ and the others δ/C (as printed).",
-            f"printed point: component sum {res['x_star_printed_sum']:.6f} (should be 0), "
-            f"loss {res['x_star_printed_loss']:.6f} (should be 0); corrected −((C−1)/C)·δ gives sum "
-            f"{res['x_star_sum']:.1e} and loss {res['x_star_loss']:.1e}",
-            verdict(abs(res["x_star_printed_sum"]) < 1e-9 and res["x_star_printed_loss"] < 1e-9),
+            f"printed point: component sum {res.x_star_printed_sum:.6f} (should be 0), "
+            f"loss {res.x_star_printed_loss:.6f} (should be 0); corrected −((C−1)/C)·δ gives sum "
+            f"{res.x_star_sum:.1e} and loss {res.x_star_loss:.1e}",
+            verdict(abs(res.x_star_printed_sum) < 1e-9 and res.x_star_printed_loss < 1e-9),
         ),
         Claim(
             "P1-L7",
             "Lemma 7: the Hessian is diag(p) − ppᵀ, positive semidefinite with null vector 1.",
-            f"max |autograd − formula| = {res['hessian_max_abs_error']:.1e}; min eigenvalue "
-            f"{res['hessian_min_eig']:.1e}; ‖H·1‖ ≤ {res['hessian_null_residual']:.1e}",
+            f"max |autograd − formula| = {res.hessian_max_abs_error:.1e}; min eigenvalue "
+            f"{res.hessian_min_eig:.1e}; ‖H·1‖ ≤ {res.hessian_null_residual:.1e}",
             verdict(
-                res["hessian_max_abs_error"] < 1e-9
-                and res["hessian_min_eig"] > -1e-12
-                and res["hessian_null_residual"] < 1e-12
+                res.hessian_max_abs_error < 1e-9 and res.hessian_min_eig > -1e-12 and res.hessian_null_residual < 1e-12
             ),
         ),
         Claim(
             "P1-F1",
             "Fig. 1: the loss is quadratic near the minimiser set and linear far from it (Huber-like).",
-            f"quadratic core: relative error of ½κs² (κ = {res['curvature']:.6f}) is {e2:.2e} at |s| = 0.01 and "
+            f"quadratic core: relative error of ½κs² (κ = {res.curvature:.6f}) is {e2:.2e} at |s| = 0.01 and "
             f"{e3:.2e} at |s| = 0.001; "
-            f"linear tails: slopes {res['slope_overconfident']:.4f} (over-confident) and {res['slope_wrong']:.4f} "
+            f"linear tails: slopes {res.slope_overconfident:.4f} (over-confident) and {res.slope_wrong:.4f} "
             f"(wrong class), gap to the asymptote at |s| = s_max: {tail_over:.1e} and {tail_wrong:.1e}",
             verdict(huber),
         ),
         Claim(
             "P1-L8",
             "Lemma 8: ℓ̃_f ≥ α(dist(x, X*_y)) with α(s) = (λ/2)s² for s ≤ 1 and m·s + λ/2 for s > 1 (as printed).",
-            f"λ_Ω,min = {res['lambda_omega_min']:.6f}, m = {res['m']:.6f} (×{res['bound_factor']:.1f}); printed α is "
-            f"violated at {res['lemma8_violations_printed']} of {res['n_bound_samples']} random points; the corrected "
-            f"branch λ/2 + m(s−1) at {res['lemma8_violations']}",
-            verdict(res["lemma8_violations_printed"] == 0, partly=res["lemma8_violations"] == 0),
+            f"λ_Ω,min = {res.lambda_omega_min:.6f}, m = {res.m:.6f} (×{res.bound_factor:.1f}); printed α is "
+            f"violated at {res.lemma8_violations_printed} of {res.n_bound_samples} random points; the corrected "
+            f"branch λ/2 + m(s−1) at {res.lemma8_violations}",
+            verdict(res.lemma8_violations_printed == 0, partly=res.lemma8_violations == 0),
         ),
     ]
 
 
-def constants_table(res: dict[str, Any]) -> str:
+def _vector(v: torch.Tensor) -> str:
+    """A vector at fixed precision, e.g. ``[+1.472219, -1.472219]``."""
+    return "[" + ", ".join(f"{x:+.6f}" for x in v.tolist()) + "]"
+
+
+def constants_table(res: Result) -> str:
     """The constants of the page at fixed precision (printed by the notebook, compared by nbval)."""
-    fmt = lambda v: "[" + ", ".join(f"{x:+.6f}" for x in v.tolist()) + "]"  # noqa: E731
     rows = [
-        ("C, p_d", f"{res['C']}, {res['p_d']:.6f}"),
-        ("δ = −log((C−1)p_d/(1−p_d))  (Lemma 3)", f"{res['delta']:+.6f}"),
-        ("H(q̃) = ℓ̃⋆  [nats]  (eq. 13)", f"{res['entropy_target']:.6f}"),
-        ("label_smoothing ε = C(1−p_d)/(C−1)", f"{res['label_smoothing_epsilon']:.6f}"),
-        ("loss at uniform softmax = log C − H(q̃)", f"{res['loss_uniform']:.6f}"),
-        ("x̃⋆_y (corrected)", fmt(res["x_star"])),
-        ("max |loss| on the line X⋆_y", f"{res['min_loss_on_line']:.6f}"),
-        ("curvature κ = dᵀ∇²ℓ̃ d at x̃⋆_y", f"{res['curvature']:.6f}"),
-        ("tail slope, over-confident side", f"{res['slope_overconfident']:.6f}"),
-        ("tail slope, wrong-class side", f"{res['slope_wrong']:.6f}"),
-        ("λ_Ω,min  (Lemma 8)", f"{res['lambda_omega_min']:.6f}"),
-        ("m  (Lemma 8)", f"{res['m']:.6f}"),
+        ("C, p_d", f"{res.C}, {res.p_d:.6f}"),
+        ("δ = −log((C−1)p_d/(1−p_d))  (Lemma 3)", f"{res.delta:+.6f}"),
+        ("H(q̃) = ℓ̃⋆  [nats]  (eq. 13)", f"{res.target_entropy:.6f}"),
+        ("label_smoothing ε = C(1−p_d)/(C−1)", f"{res.label_smoothing_epsilon:.6f}"),
+        ("loss at uniform softmax = log C − H(q̃)", f"{res.loss_uniform:.6f}"),
+        ("x̃⋆_y (corrected)", _vector(res.x_star)),
+        ("max |loss| on the line X⋆_y", f"{res.max_abs_loss_on_line:.6f}"),
+        ("curvature κ = dᵀ∇²ℓ̃ d at x̃⋆_y", f"{res.curvature:.6f}"),
+        ("tail slope, over-confident side", f"{res.slope_overconfident:.6f}"),
+        ("tail slope, wrong-class side", f"{res.slope_wrong:.6f}"),
+        ("λ_Ω,min  (Lemma 8)", f"{res.lambda_omega_min:.6f}"),
+        ("m  (Lemma 8)", f"{res.m:.6f}"),
     ]
     return format_rows(rows)
 
 
-def typo_table(res: dict[str, Any]) -> str:
-    """The two checks that expose the paper's typos, at fixed precision."""
-    fmt = lambda v: "[" + ", ".join(f"{x:+.6f}" for x in v.tolist()) + "]"  # noqa: E731
+def typo_table(res: Result) -> str:
+    """The two checks that expose the paper's typos, at fixed precision (book/methods.md#p1-soft-ce)."""
+    printed = f"sum {res.x_star_printed_sum:+.6f}  loss {res.x_star_printed_loss:.6f}"
+    corrected = f"sum {abs(res.x_star_sum):.6f}  loss {abs(res.x_star_loss):.6f}"
     return "\n".join(
         [
             "x̃⋆_y = X⋆_y ∩ X_T must have component sum 0 and loss 0:",
-            f"  as printed  −C/(C−1)·δ   {fmt(res['x_star_printed'])}  sum {res['x_star_printed_sum']:+.6f}  loss {res['x_star_printed_loss']:.6f}",
-            f"  corrected −(C−1)/C·δ     {fmt(res['x_star'])}  sum {abs(res['x_star_sum']):.6f}  loss {abs(res['x_star_loss']):.6f}",
-            f"Lemma 8, ℓ̃_f ≥ α(dist) on {res['n_bound_samples']} random points (λ, m × {res['bound_factor']:.1f}):",
-            f"  as printed  α(s) = m·s + λ/2 for s > 1        violated at {res['lemma8_violations_printed']} points",
-            f"  corrected   α(s) = λ/2 + m·(s − 1) for s > 1  violated at {res['lemma8_violations']} points",
+            f"  as printed  −C/(C−1)·δ   {_vector(res.x_star_printed)}  {printed}",
+            f"  corrected −(C−1)/C·δ     {_vector(res.x_star)}  {corrected}",
+            f"Lemma 8, ℓ̃_f ≥ α(dist) on {res.n_bound_samples} random points (λ, m × {res.bound_factor:.1f}):",
+            f"  as printed  α(s) = m·s + λ/2 for s > 1        violated at {res.lemma8_violations_printed} points",
+            f"  corrected   α(s) = λ/2 + m·(s − 1) for s > 1  violated at {res.lemma8_violations} points",
         ]
     )
 
 
 # -- the figure --------------------------------------------------------------------------------
-def plot_soft_ce_geometry(res: dict[str, Any]) -> Figure:
-    """Three panels: (a) ℓ̃_f over the plane (x_y, x_c) with the minimiser line(s);
-    (b) the 1-D cut with quadratic core, linear tails and Lemma 8's α beneath;
-    (c) ℓ̃_f against dist(x, X⋆_y) for random points with α corrected and as printed."""
-    C, delta, label = res["C"], res["delta"], res["label"]
-    fig, axes = new_figure(3, 1, width=3.9, height=3.5)
-    ax_c, ax_cut, ax_b = axes[0]
-
-    # (a) contour in the plane x_c = shared value for every c ≠ y.
-    axis = res["grid_axis"].numpy()
-    loss = res["grid_loss"].numpy()
+def _contour_panel(fig: Figure, ax, res: Result) -> None:
+    """(a) ℓ̃_f over the plane (x_y, x_c), x_c shared by every c ≠ y, with the minimiser line(s) and
+    x̃⋆_y corrected and as printed."""
+    C, delta, label = res.C, res.delta, res.label
+    axis = res.grid_axis.numpy()
+    loss = res.grid_loss.numpy()
     levels = np.geomspace(1e-3, max(float(loss.max()), 1e-2), 14)
-    cs = ax_c.contourf(axis, axis, np.clip(loss, levels[0], None), levels=levels, norm="log", cmap="viridis")
-    cbar = fig.colorbar(cs, ax=ax_c, shrink=0.85)
+    cs = ax.contourf(axis, axis, np.clip(loss, levels[0], None), levels=levels, norm="log", cmap="viridis")
+    cbar = fig.colorbar(cs, ax=ax, shrink=0.85)
     cbar.set_ticks([t for t in 10.0 ** np.arange(-3, 4) if levels[0] <= t <= levels[-1]])
     cbar.set_label("loss")
     line = axis + delta  # X*_y: x_c = x_y + δ
-    ax_c.plot(axis, line, color="white", lw=2, label=r"$X^\star_y$: $x_c = x_y + \delta$")
+    ax.plot(axis, line, color="white", lw=2, label=r"$X^\star_y$: $x_c = x_y + \delta$")
     if C == 2:
-        ax_c.plot(axis, axis - delta, color="white", lw=1.5, ls="--", label=r"$X^\star_{c}$ (other class)")
-    xs, xp = res["x_star"].numpy(), res["x_star_printed"].numpy()
+        ax.plot(axis, axis - delta, color="white", lw=1.5, ls="--", label=r"$X^\star_{c}$ (other class)")
+    xs, xp = res.x_star.numpy(), res.x_star_printed.numpy()
     other = 1 if label == 0 else 0
-    ax_c.plot(xs[label], xs[other], "o", color=PALETTE[4], ms=6, label=r"$\tilde x^\star_y$ (corrected)")
-    ax_c.plot(xp[label], xp[other], "X", color=PALETTE[1], ms=7, label=r"$\tilde x^\star_y$ as printed")
+    ax.plot(xs[label], xs[other], "o", color=PALETTE[4], ms=6, label=r"$\tilde x^\star_y$ (corrected)")
+    ax.plot(xp[label], xp[other], "X", color=PALETTE[1], ms=7, label=r"$\tilde x^\star_y$ as printed")
     ext = float(axis[-1])
-    ax_c.set(
+    ax.set(
         xlim=(-ext, ext),
         ylim=(-ext, ext),
         aspect="equal",
         xlabel=rf"$x_{{y}}$ (label $y$ = {label + 1})",
         ylabel=r"$x_c$" + (r" ($c \neq y$, all equal)" if C > 2 else ""),
     )
-    ax_c.legend(loc="lower right", framealpha=0.85)
-    ax_c.grid(False)
+    ax.legend(loc="lower right", framealpha=0.85)
+    ax.grid(False)
 
-    # (b) 1-D cut x̃*_y + s·d.
-    s = res["cut_s"].numpy()
-    cut = res["cut_loss"].numpy()
-    lam, m, f = res["lambda_omega_min"], res["m"], res["bound_factor"]
-    import torch
 
+def _cut_panel(ax, res: Result) -> None:
+    """(b) The 1-D cut x̃⋆_y + s·d with quadratic core, linear asymptotes and Lemma 8's α beneath."""
+    s = res.cut_s.numpy()
+    cut = res.cut_loss.numpy()
+    lam, m, f = res.lambda_omega_min, res.m, res.bound_factor
     abs_s = torch.as_tensor(np.abs(s))
     alpha = soft_ce.huber_lower_bound(abs_s, f * lam, f * m).numpy()
     alpha_printed = soft_ce.huber_lower_bound(abs_s, f * lam, f * m, as_printed=True).numpy()
-    quad = 0.5 * res["curvature"] * s**2
+    quad = 0.5 * res.curvature * s**2
     tail = np.where(
         s > 0,
-        res["slope_overconfident"] * s + res["intercept_overconfident"],
-        res["slope_wrong"] * -s + res["intercept_wrong"],
+        res.slope_overconfident * s + res.intercept_overconfident,
+        res.slope_wrong * -s + res.intercept_wrong,
     )
     top = 1.6 * float(cut[-1])  # the slow (over-confident) tail sets the scale; the steep side is clipped
-    ax_cut.plot(s, cut, color=PALETTE[0], lw=2.2, label=r"$\tilde\ell_f(\tilde x^\star_y + s d)$")
-    ax_cut.plot(s, quad, color=PALETTE[2], ls=":", lw=1.5, label=r"quadratic core $\frac{\kappa}{2}s^2$")
-    ax_cut.plot(s, tail, color="0.35", ls="--", lw=1, label="linear asymptotes")
-    ax_cut.fill_between(s, 0, alpha, color=PALETTE[4], alpha=0.35, lw=0, label=r"$\alpha(|s|)$, corrected")
-    ax_cut.plot(s, alpha_printed, color=PALETTE[1], ls="-.", lw=1.2, label=r"$\alpha$ as printed ($m s + \lambda/2$)")
-    ax_cut.set(
+    ax.plot(s, cut, color=PALETTE[0], lw=2.2, label=r"$\tilde\ell_f(\tilde x^\star_y + s d)$")
+    ax.plot(s, quad, color=PALETTE[2], ls=":", lw=1.5, label=r"quadratic core $\frac{\kappa}{2}s^2$")
+    ax.plot(s, tail, color="0.35", ls="--", lw=1, label="linear asymptotes")
+    ax.fill_between(s, 0, alpha, color=PALETTE[4], alpha=0.35, lw=0, label=r"$\alpha(|s|)$, corrected")
+    ax.plot(s, alpha_printed, color=PALETTE[1], ls="-.", lw=1.2, label=r"$\alpha$ as printed ($m s + \lambda/2$)")
+    ax.set(
         ylim=(0, top),
         xlim=(s[0], s[-1]),
         xlabel=r"$s$ (towards other classes $\leftarrow$ | $\rightarrow$ over-confident)",
         ylabel="loss",
     )
-    ax_cut.legend(loc="upper right", framealpha=0.9)
+    ax.legend(loc="upper right", framealpha=0.9)
 
-    # (c) Lemma 8 on random points.
-    dist, loss_r = res["sample_dist"].numpy(), res["sample_loss"].numpy()
+
+def _bound_panel(ax, res: Result) -> None:
+    """(c) Lemma 8 on random points: ℓ̃_f against dist(x, X⋆_y), with α corrected and as printed."""
+    lam, m, f = res.lambda_omega_min, res.m, res.bound_factor
+    dist, loss_r = res.sample_dist.numpy(), res.sample_loss.numpy()
     grid = np.geomspace(1e-3, float(dist.max()), 400)
     g = torch.as_tensor(grid)
-    ax_b.scatter(dist, loss_r, s=3, color=PALETTE[0], alpha=0.35, lw=0, label="random points")
-    ax_b.plot(
+    ax.scatter(dist, loss_r, s=3, color=PALETTE[0], alpha=0.35, lw=0, label="random points")
+    ax.plot(
         grid, soft_ce.huber_lower_bound(g, f * lam, f * m).numpy(), color=PALETTE[4], lw=2, label=r"$\alpha$ corrected"
     )
-    ax_b.plot(
+    ax.plot(
         grid,
         soft_ce.huber_lower_bound(g, f * lam, f * m, as_printed=True).numpy(),
         color=PALETTE[1],
@@ -412,7 +559,7 @@ def plot_soft_ce_geometry(res: dict[str, Any]) -> Figure:
         lw=1.5,
         label=r"$\alpha$ as printed",
     )
-    ax_b.set(
+    ax.set(
         xscale="log",
         yscale="log",
         xlabel=r"dist$(x, X^\star_y)$",
@@ -420,7 +567,18 @@ def plot_soft_ce_geometry(res: dict[str, Any]) -> Figure:
         xlim=(max(float(dist.min()), 1e-2), float(dist.max()) * 1.1),
         ylim=(max(float(loss_r.min()), 1e-6), None),
     )
-    ax_b.legend(loc="upper left", framealpha=0.85)
+    ax.legend(loc="upper left", framealpha=0.85)
+
+
+def plot_soft_ce_geometry(res: Result) -> Figure:
+    """Three panels: (a) ℓ̃_f over the plane (x_y, x_c) with the minimiser line(s);
+    (b) the 1-D cut with quadratic core, linear tails and Lemma 8's α beneath;
+    (c) ℓ̃_f against dist(x, X⋆_y) for random points with α corrected and as printed."""
+    fig, axes = new_figure(3, 1, width=3.9, height=3.5)
+    ax_c, ax_cut, ax_b = axes[0]
+    _contour_panel(fig, ax_c, res)
+    _cut_panel(ax_cut, res)
+    _bound_panel(ax_b, res)
     for ax, tag in zip((ax_c, ax_cut, ax_b), "abc"):
         ax.set_title(f"({tag})", loc="left")
     return fig
@@ -429,5 +587,4 @@ def plot_soft_ce_geometry(res: dict[str, Any]) -> Figure:
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "Soft cross-entropy geometry: minimiser lines and the Lemma 8 bound"
 PAPER_FIGURE = "Fig. 1"
-Result = dict  # TODO(issue 10): a typed result
 plot = plot_soft_ce_geometry

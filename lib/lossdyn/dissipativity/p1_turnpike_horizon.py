@@ -2,9 +2,11 @@
 
 Prop. 12: with Q_ε = {k ∈ [0, N−1] : dist(x_k, X̄⋆) ≤ ε}, #Q_ε ≥ N − V̂/α(ε), i.e. the number
 #Q̄_ε = N − #Q_ε of layers off the turnpike is bounded independently of N. We train the two-spirals
-network of Figs. 2–4 with the stage cost at several depths N (same recipe, same data, the same
-first blocks at initialisation, all in one :class:`lossdyn.dissipativity.training.ResNetStack`), and
-count, for each, the layers whose RMS distance d_k to the minimiser lines exceeds ε.
+network of Figs. 2–4 with the stage cost at several depths N (the same recipe,
+:mod:`lossdyn.dissipativity.spirals`; the same data; the same first blocks at initialisation; all in
+one :class:`lossdyn.dissipativity.training.ResNetStack`), and count, for each, the layers whose RMS
+distance d_k to the minimiser lines exceeds ε. The paper measures nothing for Prop. 12: the
+experiment and its verdict rule are ours (book/methods.md#p1-horizon-choices).
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
-from lossdyn.dissipativity.p1_fig2_4_two_spirals import SpiralsTrainingConfig, spirals_setup, train_spirals
 from lossdyn.dissipativity.soft_ce import delta
+from lossdyn.dissipativity.spirals import (
+    TRAINED_ACC,
+    C,
+    SpiralsTrainingConfig,
+    network_seed,
+    spirals_setup,
+    train_spirals,
+)
+from lossdyn.dissipativity.training import NetworkRecord, network_spec
 from lossdyn.dissipativity.turnpike import off_turnpike_count
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.plotting import PALETTE, new_figure
@@ -26,32 +36,24 @@ from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
     "Config",
+    "Result",
     "claims",
     "count_table",
     "finish",
     "key_numbers",
     "network_specs",
-    "off_counts",
+    "off_turnpike_counts",
     "plan",
     "plot_turnpike_horizon",
-    "slope",
+    "slope_vs_depth",
 ]
 
 
-C = 2
-
-
-NET_SEED_OFFSET = 100
-
-
-TRAINED_ACC = 0.9
-
-
-#: Q7: #Q̄_ε counts as bounded when its least-squares slope against N is at most this ...
+#: P1-Q7: #Q̄_ε counts as bounded when its least-squares slope against N is at most this ...
 SLOPE_BOUNDED = 0.2
 
 
-#: ... and as growing (not bounded) above this; in between: partial.
+#: ... and as growing (not bounded) above this; in between: partial (book/methods.md#p1-horizon-choices).
 SLOPE_GROWING = 0.5
 
 
@@ -74,23 +76,41 @@ class Config(SpiralsTrainingConfig):
         self._require("eps_grid", all(e > 0 for e in self.eps_grid), "positive values")
 
 
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What the page shows (``finish`` makes it from the networks' unit results).
+
+    * ``config`` — the run's :class:`Config`;
+    * ``z_star`` — −δ = ln 19 for p_d = 0.95, the turnpike level of z = x_1 − x_2 (Lemma 3);
+    * ``networks`` — one :class:`~lossdyn.dissipativity.training.NetworkRecord` per network of
+      :func:`network_specs` (role ``"stage_cost"``; per seed, deepest first), without training
+      histories or states.
+    """
+
+    config: Config
+    z_star: float
+    networks: list[NetworkRecord]
+
+
 def network_specs(cfg: Config) -> list[dict[str, Any]]:
     """The stage-cost network at every depth (deepest first) and seed."""
     return [
-        {
-            "label": f"N = {d}, seed {i}",
-            "depth": d,
-            "seed_index": i,
-            "stage_cost": True,
-            "lr": cfg.lr,
-            "seed": cfg.seed + NET_SEED_OFFSET + i,
-        }
+        network_spec(
+            label=f"N = {d}, seed {i}",
+            role="stage_cost",
+            depth=d,
+            stage_cost=True,
+            lr=cfg.lr,
+            seed=network_seed(cfg, i),
+            seed_index=i,
+        )
         for i in range(cfg.seeds)
         for d in sorted(cfg.depths, reverse=True)
     ]
 
 
 def _train(cfg: Config, nets: list[dict[str, Any]], device: str) -> list[dict[str, Any]]:
+    """Train ``nets`` as one stack (:func:`~lossdyn.dissipativity.spirals.train_spirals`), without their histories."""
     records = train_spirals(cfg, nets, [False] * len(nets), device, desc="horizon")
     for r in records:  # keep the result small: no training histories
         r.pop("history_objective")
@@ -98,8 +118,9 @@ def _train(cfg: Config, nets: list[dict[str, Any]], device: str) -> list[dict[st
     return records
 
 
-def finish(cfg: Config, records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"config": cfg.to_dict(), "z_star": -delta(C, cfg.p_d), "networks": records}
+def finish(cfg: Config, records: list[dict[str, Any]]) -> Result:
+    """The page's result from the records of :func:`network_specs` (in that order)."""
+    return Result(config=cfg, z_star=-delta(C, cfg.p_d), networks=[NetworkRecord.from_unit(r) for r in records])
 
 
 def plan(cfg: Config) -> NetworkPlan:
@@ -113,24 +134,29 @@ def plan(cfg: Config) -> NetworkPlan:
     )
 
 
-def _eps_values(res: dict[str, Any]) -> list[float]:
-    cfg = res["config"]
-    return sorted({float(cfg["eps_turnpike"]), *map(float, cfg["eps_grid"])})
+def _eps_values(res: Result) -> list[float]:
+    """ε of the claim and the further ε values, sorted."""
+    return sorted({float(res.config.eps_turnpike), *map(float, res.config.eps_grid)})
 
 
-def off_counts(
-    res: dict[str, Any], eps: float, split: str = "train", *, trained_only: bool = False
+def _final_train_acc(rec: NetworkRecord) -> float:
+    """acc_N on the training set."""
+    return float(rec.train.acc[-1])
+
+
+def off_turnpike_counts(
+    res: Result, eps: float, split: str = "train", *, trained_only: bool = False
 ) -> dict[int, list[int]]:
     """#Q̄_ε per depth, one entry per seed (``trained_only``: only networks with train acc_N ≥ 0.9)."""
     out: dict[int, list[int]] = {}
-    for r in res["networks"]:
-        if trained_only and float(r["train"]["acc"][-1]) < TRAINED_ACC:
+    for r in res.networks:
+        if trained_only and _final_train_acc(r) < TRAINED_ACC:
             continue
-        out.setdefault(r["depth"], []).append(off_turnpike_count(r[split]["dist"], eps))
+        out.setdefault(r.depth, []).append(off_turnpike_count(getattr(r, split).dist, eps))
     return dict(sorted(out.items()))
 
 
-def slope(counts: dict[int, list[int]]) -> float:
+def slope_vs_depth(counts: dict[int, list[int]]) -> float:
     """Least-squares slope of the seed-median of #Q̄_ε against N (the median shrugs off one failed run)."""
     n = torch.tensor(list(counts), dtype=torch.float64)
     c = torch.tensor(
@@ -140,33 +166,32 @@ def slope(counts: dict[int, list[int]]) -> float:
     return float((n0 * (c - c.mean())).sum() / (n0**2).sum())
 
 
-def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
-    eps = res["config"]["eps_turnpike"]
-    counts = off_counts(res, eps)
+def key_numbers(res: Result) -> dict[str, Any]:
+    """#Q̄_ε per depth and seed (train, test, every ε), its slope against N, k⋆ and acc_N per depth."""
+    eps = res.config.eps_turnpike
+    counts = off_turnpike_counts(res, eps)
     return {
         "eps_turnpike": eps,
         "off_turnpike_count": {str(N): v for N, v in counts.items()},
-        "off_turnpike_count_test": {str(N): v for N, v in off_counts(res, eps, "test").items()},
+        "off_turnpike_count_test": {str(N): v for N, v in off_turnpike_counts(res, eps, "test").items()},
         "off_turnpike_count_by_eps": {
-            f"{e:g}": {str(N): v for N, v in off_counts(res, e).items()} for e in _eps_values(res)
+            f"{e:g}": {str(N): v for N, v in off_turnpike_counts(res, e).items()} for e in _eps_values(res)
         },
-        "slope_off_count_vs_N": slope(counts),
-        "k_star": {str(N): [r["train_summary"]["k_star"] for r in res["networks"] if r["depth"] == N] for N in counts},
-        "train_acc_at_N": {
-            str(N): [float(r["train"]["acc"][-1]) for r in res["networks"] if r["depth"] == N] for N in counts
-        },
+        "slope_off_turnpike_count_vs_N": slope_vs_depth(counts),
+        "k_star": {str(N): [r.train_summary.k_star for r in res.networks if r.depth == N] for N in counts},
+        "train_acc_at_N": {str(N): [_final_train_acc(r) for r in res.networks if r.depth == N] for N in counts},
     }
 
 
-def claims(res: dict[str, Any]) -> list[Claim]:
-    """Q7: bounded if the slope at the quoted ε is small; partial if it is moderate or small at another ε."""
-    eps = res["config"]["eps_turnpike"]
-    counts = off_counts(res, eps)
-    s = slope(counts)
-    others = {e: slope(off_counts(res, e)) for e in _eps_values(res) if e != eps}
-    failed = [r["label"] for r in res["networks"] if float(r["train"]["acc"][-1]) < TRAINED_ACC]
-    trained = off_counts(res, eps, trained_only=True)
-    s_trained = slope(trained) if len(trained) >= 2 else float("nan")
+def claims(res: Result) -> list[Claim]:
+    """P1-Q7: bounded if the slope at the quoted ε is small; partial if it is moderate or small at another ε."""
+    eps = res.config.eps_turnpike
+    counts = off_turnpike_counts(res, eps)
+    s = slope_vs_depth(counts)
+    others = {e: slope_vs_depth(off_turnpike_counts(res, e)) for e in _eps_values(res) if e != eps}
+    failed = [r.label for r in res.networks if _final_train_acc(r) < TRAINED_ACC]
+    trained = off_turnpike_counts(res, eps, trained_only=True)
+    s_trained = slope_vs_depth(trained) if len(trained) >= 2 else float("nan")
     text = (
         f"eps = {eps:g}: #off per N (one value per seed) "
         + "; ".join(f"N = {N}: {v}" for N, v in counts.items())
@@ -186,45 +211,46 @@ def claims(res: dict[str, Any]) -> list[Claim]:
     ]
 
 
-def count_table(res: dict[str, Any]) -> str:
+def count_table(res: Result) -> str:
     """#Q̄_ε (train; seeds separated by /) for every ε and N, then k⋆ and the final accuracy."""
     eps_values = _eps_values(res)
-    depths = sorted({r["depth"] for r in res["networks"]})
+    depths = sorted({r.depth for r in res.networks})
     rows: list[tuple[str, list[str]]] = []
     for e in eps_values:
-        c = off_counts(res, e)
+        c = off_turnpike_counts(res, e)
         rows.append((f"#off, eps = {e:g}", ["/".join(map(str, c[N])) for N in depths]))
-    e = res["config"]["eps_turnpike"]
-    c = off_counts(res, e, "test")
+    e = res.config.eps_turnpike
+    c = off_turnpike_counts(res, e, "test")
     rows.append((f"#off test, eps = {e:g}", ["/".join(map(str, c[N])) for N in depths]))
     for name, get in (
-        ("k* (train loss, 5%)", lambda r: str(r["train_summary"]["k_star"])),
-        ("k*_acc", lambda r: str(r["train_summary"]["k_star_acc"])),
-        ("train acc at N", lambda r: f"{float(r['train']['acc'][-1]):.3f}"),
-        ("test acc at N", lambda r: f"{float(r['test']['acc'][-1]):.3f}"),
-        ("RMS dist d_N", lambda r: f"{float(r['train']['dist'][-1]):.3f}"),
+        ("k* (train loss, 5%)", lambda r: str(r.train_summary.k_star)),
+        ("k*_acc", lambda r: str(r.train_summary.k_star_acc)),
+        ("train acc at N", lambda r: f"{float(r.train.acc[-1]):.3f}"),
+        ("test acc at N", lambda r: f"{float(r.test.acc[-1]):.3f}"),
+        ("RMS dist d_N", lambda r: f"{float(r.train.dist[-1]):.3f}"),
     ):
-        rows.append((name, ["/".join(get(r) for r in res["networks"] if r["depth"] == N) for N in depths]))
+        rows.append((name, ["/".join(get(r) for r in res.networks if r.depth == N) for N in depths]))
     w = max(10, *(len(cell) for _, cells in rows for cell in cells)) + 2
     head = f"{'':<24}" + "".join(f"{'N = ' + str(N):>{w}}" for N in depths)
     lines = [head, "-" * len(head)]
     lines += [f"{name:<24}" + "".join(f"{cell:>{w}}" for cell in cells) for name, cells in rows]
-    lines.append(f"{'slope of #off vs N':<24}{slope(off_counts(res, e)):>{w}.3f}  (eps = {e:g}, seed median)")
+    s = slope_vs_depth(off_turnpike_counts(res, e))
+    lines.append(f"{'slope of #off vs N':<24}{s:>{w}.3f}  (eps = {e:g}, seed median)")
     return "\n".join(lines)
 
 
 # -- the figure --------------------------------------------------------------------------------
-def plot_turnpike_horizon(res: dict[str, Any]) -> Figure:
+def plot_turnpike_horizon(res: Result) -> Figure:
     """(a) #Q̄_ε against N for each ε (dots: seeds, line: median) with #Q̄ = N for reference;
     (b) k⋆ against N; (c) the RMS distance d_k against k for every N; (d) the stage loss L_k."""
     fig, axes = new_figure(4, 1, width=3.9, height=3.4)
     ax_q, ax_k, ax_d, ax_l = axes[0]
-    depths = sorted({r["depth"] for r in res["networks"]})
-    eps_main = res["config"]["eps_turnpike"]
+    depths = sorted({r.depth for r in res.networks})
+    eps_main = res.config.eps_turnpike
     n_arr = np.array(depths)
     ax_q.plot(n_arr, n_arr, color="0.5", ls=":", lw=1, label=r"$\#\bar Q_\varepsilon = N$ (no turnpike)")
     for i, e in enumerate(_eps_values(res)):
-        counts = off_counts(res, e)
+        counts = off_turnpike_counts(res, e)
         col = PALETTE[i % 7]
         med = [float(np.median(counts[N])) for N in depths]
         ax_q.plot(n_arr, med, "-", color=col, lw=2.2 if e == eps_main else 1.2, label=rf"$\varepsilon = {e:g}$")
@@ -242,7 +268,7 @@ def plot_turnpike_horizon(res: dict[str, Any]) -> Figure:
         ("k_star", dict(marker="o", ms=8, ls="-", lw=2), r"$k^\star$ (loss, 5 %)"),
         ("k_star_acc", dict(marker="s", ms=4, ls="--", lw=1), r"$k^\star_\mathrm{acc}$"),
     ):
-        vals = {N: [r["train_summary"][key] for r in res["networks"] if r["depth"] == N] for N in depths}
+        vals = {N: [getattr(r.train_summary, key) for r in res.networks if r.depth == N] for N in depths}
         ax_k.plot(n_arr, [float(np.median(vals[N])) for N in depths], label=name + " (seed median)", **style)
     ax_k.plot(n_arr, n_arr, color="0.5", ls=":", lw=1, label=r"$= N$")
     ax_k.set(xlabel="depth $N$", ylabel="required depth", title=r"required depth $k^\star$ against $N$", ylim=(0, None))
@@ -250,13 +276,13 @@ def plot_turnpike_horizon(res: dict[str, Any]) -> Figure:
 
     for i, N in enumerate(depths):
         col = PALETTE[i % 7]
-        for r in res["networks"]:
-            if r["depth"] != N:
+        for r in res.networks:
+            if r.depth != N:
                 continue
-            first = r["seed_index"] == 0
+            first = r.seed_index == 0
             ax_d.plot(
                 np.arange(N + 1),
-                r["train"]["dist"].numpy(),
+                r.train.dist.numpy(),
                 color=col,
                 lw=1.4 if first else 0.7,
                 alpha=1 if first else 0.5,
@@ -264,7 +290,7 @@ def plot_turnpike_horizon(res: dict[str, Any]) -> Figure:
             )
             ax_l.plot(
                 np.arange(N + 1),
-                r["train"]["loss"].numpy(),
+                r.train.loss.numpy(),
                 color=col,
                 lw=1.4 if first else 0.7,
                 alpha=1 if first else 0.5,
@@ -293,5 +319,4 @@ def plot_turnpike_horizon(res: dict[str, Any]) -> Figure:
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "Prop. 12: the off-turnpike layer count against the depth N"
 PAPER_FIGURE = ""
-Result = dict  # TODO(issue 10): a typed result
 plot = plot_turnpike_horizon

@@ -4,7 +4,7 @@ The network is the discrete-time system of eq. (1)/(26): x_{k+1} = x_k + A_{k,2}
 b_{k,1}) + b_{k,2} with σ2 = identity, N distinct blocks, no output layer and no normalisation.
 The loss acts on the first C state components (Remark 4). Training minimises the OCP (5) with
 the stage cost (17): Σ_{k=0}^{N−1} mean_i ℓ̃_f(x_k^i) + γ·mean_i ℓ̃_f(x_N^i) (+ r‖u‖², which the
-experiments apply as Adam weight decay).
+experiments apply as Adam weight decay; book/methods.md#p1-objective).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def ocp_objective(
     penalty: torch.Tensor | float = 0.0,
     r: float = 0.0,
 ) -> torch.Tensor:
-    """The OCP objective (5) with stage cost (17), sample means per layer (spec §1.2).
+    """The OCP objective (5) with stage cost (17), sample means per layer (book/methods.md#p1-objective).
 
     With ``stage_cost`` it is Σ_{k=0}^{N−1} L_k + γ·L_N, else γ·L_N only (the baseline
     "without stage cost"); ``r·penalty`` is added (r = 0 when r is applied as weight decay).

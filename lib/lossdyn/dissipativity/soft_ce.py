@@ -8,7 +8,7 @@ offset ``delta`` (δ), projection ``T`` onto X_T = {x : 1ᵀx = 0}.
 States may be longer than C (Remark 4): every function that takes a state uses
 its first C components as logits.
 
-Two corrections to the printed paper (spec §1.4, §1.5; checked by the tests):
+Two corrections to the printed paper (book/methods.md#p1-soft-ce; checked by the tests):
 
 * the point x̃⋆_y = X⋆_y ∩ X_T has y-component −((C−1)/C)·δ, not −(C/(C−1))·δ;
 * the s > 1 branch of Lemma 8's bound is λ/2 + m(s − 1), not m·s + λ/2.
@@ -81,7 +81,11 @@ def delta(C: int, p_d: float) -> float:
 
 
 def label_smoothing_epsilon(C: int, p_d: float) -> float:
-    """ε with ``F.cross_entropy(label_smoothing=ε)`` ≡ eq. (12): ε = C(1 − p_d)/(C − 1) (spec §1.3)."""
+    """ε with ``F.cross_entropy(label_smoothing=ε)`` ≡ eq. (12): ε = C(1 − p_d)/(C − 1).
+
+    PyTorch's smoothed target is (1 − ε)·onehot + ε/C; matching its off-class value ε/C to
+    (1 − p_d)/(C − 1) gives ε (0.1 for both experiments of Section 6, book/methods.md#p1-soft-ce).
+    """
     _check_p_d(C, p_d)
     return C * (1.0 - p_d) / (C - 1)
 
@@ -161,7 +165,7 @@ def minimiser_point_as_printed(
 
 
 def distance_to_minimiser_set(x: torch.Tensor, y: torch.Tensor, *, p_d: float, C: int | None = None) -> torch.Tensor:
-    """dist(x[:C], X⋆_y) = ‖T·x[:C] − x̃⋆_y‖₂ (Lemma 6, closed form; spec §1.4).
+    """dist(x[:C], X⋆_y) = ‖T·x[:C] − x̃⋆_y‖₂ (Lemma 6 with the corrected x̃⋆_y, book/methods.md#p1-soft-ce).
 
     **Returns:** per-sample distance of shape ``x.shape[:-1]``.
     """

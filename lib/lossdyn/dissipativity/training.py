@@ -11,18 +11,24 @@ mathematics as training each network alone; it is just fewer, larger tensor oper
 The objective of network m is Σ_k w_{k,m}·L_k^m with L_k = mean_i ℓ̃_f(x_k^i[:C], y^i) (eq. 13,
 Remark 4) and weights from :func:`objective_weights`: 1 for k < N_m and γ at k = N_m with the
 stage cost (17) (eq. 5, cf. :func:`lossdyn.dissipativity.resnet_oc.ocp_objective`), γ at N_m only without it.
-The control penalty r‖u‖² is applied as Adam's (coupled) weight decay r (spec §1.2, A2), as the
-paper's wording "weight decay" suggests; that is the gradient of (r/2)‖u‖².
+The control penalty r‖u‖² is applied as Adam's (coupled) weight decay r, as the paper's wording
+"weight decay" (Section 6) suggests; that is the gradient of (r/2)‖u‖² (book/methods.md#p1-objective).
 
 All parameters live in one flat buffer (each block tensor is a view of it, and
 :meth:`ResNetStack.backward` writes the gradient into one flat buffer), so :class:`FlatAdam` updates
-every network with PyTorch's fused Adam kernel in one pass. Randomness comes only from explicit generators: network m is initialised
-from ``generator(seed_m)`` exactly like ``nn.Linear`` (U(±1/√fan_in) for weights and biases),
-block by block, so a network's initial blocks do not depend on what else is in the stack.
+every network with PyTorch's fused Adam kernel in one pass. Randomness comes only from explicit
+generators: network m is initialised from ``generator(seed_m)`` exactly like ``nn.Linear``
+(U(±1/√fan_in) for weights and biases), block by block, so a network's initial blocks do not depend
+on what else is in the stack.
+
+:func:`train_and_measure` trains a list of networks (each described by :func:`network_spec`) as one
+stack and returns one plain dict per network (a unit of the results cache); a figure's ``finish``
+turns each into a typed :class:`NetworkRecord` (:meth:`NetworkRecord.from_unit`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -31,13 +37,18 @@ import torch
 
 from lossdyn.dissipativity.resnet_oc import ACTIVATIONS, ResNetOC
 from lossdyn.dissipativity.soft_ce import distance_to_minimiser_set, soft_cross_entropy, target_entropy
+from lossdyn.dissipativity.turnpike import CurveSummary, curve_summary
 from lossdyn.pipeline.device import generator
 from lossdyn.pipeline.progress import progress
 
 __all__ = [
+    "Crop",
     "FlatAdam",
+    "LayerCurves",
+    "NetworkRecord",
     "ResNetStack",
     "layer_metrics",
+    "network_spec",
     "objective_weights",
     "stack_losses",
     "stage_losses_fast",
@@ -199,7 +210,7 @@ class ResNetStack:
 
     @torch.no_grad()
     def to_resnet_oc(self, m: int) -> ResNetOC:
-        """Network m as a :class:`lossdyn.dissipativity.resnet_oc.ResNetOC` (a copy; on the stack's device and dtype)."""
+        """Network m as a :class:`~lossdyn.dissipativity.resnet_oc.ResNetOC` (a copy; the stack's device and dtype)."""
         net = ResNetOC(self.n, self.width, self.depths[m], self.activation).to(self.theta.device, self.theta.dtype)
         for k, block in enumerate(net.blocks):
             A1t, b1, A2t, b2 = self.blocks[k]
@@ -406,7 +417,7 @@ def layer_metrics(
     chunk: int = 4096,
     keep: int = 0,
 ) -> dict[str, Any]:
-    """Per-layer measurements of every network on one data set (spec §4), layers k = 0..N.
+    """Per-layer measurements of every network on one data set, layers k = 0..N (book/methods.md#p1-measures).
 
     **Returns** (float64, CPU; layer k > N_m repeats x_{N_m}):
 
@@ -452,6 +463,27 @@ def layer_metrics(
     return out
 
 
+def network_spec(
+    *, label: str, role: str, depth: int, stage_cost: bool, lr: float, seed: int, seed_index: int
+) -> dict[str, Any]:
+    """One network of a figure, as :func:`train_and_measure` takes it (and as a unit's ``net`` field).
+
+    **Arguments:** ``label`` for tables and legends; ``role`` the figure's name for its group
+    (e.g. ``"stage_cost"``, ``"without"``, ``"lr_paper"``); ``depth`` N; ``stage_cost`` whether the
+    objective is (5) with the stage cost (17) or γ·L_N only; ``lr`` Adam's learning rate; ``seed``
+    its initialisation; ``seed_index`` which of the figure's initialisations it is (0, 1, …).
+    """
+    return {
+        "label": label,
+        "role": role,
+        "depth": depth,
+        "stage_cost": stage_cost,
+        "lr": lr,
+        "seed": seed,
+        "seed_index": seed_index,
+    }
+
+
 def train_and_measure(
     nets: Sequence[dict[str, Any]],
     data: dict[str, torch.Tensor],
@@ -478,25 +510,14 @@ def train_and_measure(
     """Train the networks ``nets`` together (one :class:`ResNetStack`) and measure each of them.
 
     **Arguments:** ``nets`` dicts with ``depth``, ``stage_cost``, ``lr``, ``seed`` (and anything
-    else, copied through, e.g. a ``label``); ``data`` with ``x_train``, ``y_train``, ``x_test``,
-    ``y_test``; the rest as in :func:`train_stack` and :func:`layer_metrics`. ``keep`` state
-    components are kept for the training set of the networks whose indices are in ``keep_nets``.
+    else, copied through; :func:`network_spec` makes them); ``data`` with ``x_train``, ``y_train``,
+    ``x_test``, ``y_test``; the rest as in :func:`train_stack` and :func:`layer_metrics`. ``keep``
+    state components are kept for the training set of the networks whose indices are in ``keep_nets``.
 
-    **Returns:** one dict per network, in the order given: the spec, plus ``train`` and ``test``
-    (per-layer ``loss``, ``acc``, ``dist`` of length N_m + 1 and ``move`` of length N_m, float64,
-    CPU), ``u_norm`` (‖u_k‖, length N_m), the turnpike numbers of
-    :func:`lossdyn.dissipativity.turnpike.curve_summary` for both sets (``train_summary``, ``test_summary``),
-    ``history_objective`` and ``history_terminal`` (per training step), ``n_parameters``, and
-    ``states`` (x_k^i[:keep] on the training set, shape ``(N_m + 1, D, keep)``) where asked; and
-    ``crop`` (see below).
-
-    Cropping: network m is exported as a :class:`ResNetOC` and cropped after its own k⋆ (training
-    loss), ``forward(x_test, upto=k⋆)``; ``crop`` holds k⋆, the cropped network's test accuracy and
-    loss and ``max_state_diff`` = max |x_k⋆(cropped) − x_k⋆(full pass)|; ``crop_abs`` the same
-    after the absolute k⋆ (|L_k − L_N| ≤ 0.01 nats).
+    **Returns:** one plain dict per network, in the order given (a unit's result, cacheable): the
+    fields of :class:`NetworkRecord` under the same names, with the curves and crops as dicts
+    (``NetworkRecord.from_unit`` makes the typed record).
     """
-    from lossdyn.dissipativity.turnpike import curve_summary
-
     order = sorted(range(len(nets)), key=lambda i: -nets[i]["depth"])  # stable: non-increasing depth
     specs = [nets[i] for i in order]
     stack = ResNetStack(
@@ -536,32 +557,52 @@ def train_and_measure(
             p_d=p_d,
             keep=keep if split == "train" and keep_pos else 0,
         )
-    u = stack.control_norms()
-    out = []
-    for i, spec in enumerate(nets):
-        j, depth = pos[i], spec["depth"]
-        rec: dict[str, Any] = dict(spec)
-        for split in ("train", "test"):
-            mt = metrics[split]
-            rec[split] = {key: mt[key][j, : depth + 1].clone() for key in ("loss", "acc", "dist")}
-            rec[split]["move"] = mt["move"][j, :depth].clone()
-            rec[f"{split}_summary"] = curve_summary(
-                rec[split]["loss"],
-                rec[split]["acc"],
-                rec[split]["dist"],
-                eps_required=eps_required,
-                eps_turnpike=eps_turnpike,
-            )
-        rec["u_norm"] = u[j, :depth].clone()
-        rec["history_objective"] = history["objective"][:, j].clone()
-        rec["history_terminal"] = history["terminal"][:, j].clone()
-        rec["n_parameters"] = stack.num_parameters(j)
-        if j in keep_pos:
-            rec["states"] = metrics["train"]["states"][: depth + 1, j].clone()
-        rec["crop"] = _crop(stack, j, rec["train_summary"]["k_star"], data, C=C, p_d=p_d)
-        rec["crop_abs"] = _crop(stack, j, rec["train_summary"]["k_star_abs"], data, C=C, p_d=p_d)
-        out.append(rec)
-    return out
+    measured = _Measured(stack, metrics, stack.control_norms(), history, data, C, p_d, eps_required, eps_turnpike)
+    return [_unit_record(measured, pos[i], spec, keep_states=pos[i] in keep_pos) for i, spec in enumerate(nets)]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Measured:
+    """What :func:`train_and_measure` has, after training, for cutting out one network's record."""
+
+    stack: ResNetStack
+    metrics: dict[str, dict[str, Any]]  # layer_metrics of the training and the test set
+    u: torch.Tensor  # ResNetStack.control_norms(), (M, N)
+    history: dict[str, torch.Tensor]  # train_stack's histories, (steps, M)
+    data: dict[str, torch.Tensor]
+    C: int
+    p_d: float
+    eps_required: float
+    eps_turnpike: float
+
+
+def _unit_record(m: _Measured, j: int, spec: dict[str, Any], *, keep_states: bool) -> dict[str, Any]:
+    """Network ``spec`` (position ``j`` in the stack) as a plain dict: its :func:`network_spec` fields,
+    its curves on both sets trimmed to its depth, their turnpike numbers (:class:`CurveSummary` as a
+    dict), ‖u_k‖, the training histories, the states if kept, and the two crops (:func:`_crop`)."""
+    depth = spec["depth"]
+    rec: dict[str, Any] = dict(spec)
+    for split in ("train", "test"):
+        mt = m.metrics[split]
+        rec[split] = {key: mt[key][j, : depth + 1].clone() for key in ("loss", "acc", "dist")}
+        rec[split]["move"] = mt["move"][j, :depth].clone()
+        summary = curve_summary(
+            rec[split]["loss"],
+            rec[split]["acc"],
+            rec[split]["dist"],
+            eps_required=m.eps_required,
+            eps_turnpike=m.eps_turnpike,
+        )
+        rec[f"{split}_summary"] = dataclasses.asdict(summary)
+    rec["u_norm"] = m.u[j, :depth].clone()
+    rec["history_objective"] = m.history["objective"][:, j].clone()
+    rec["history_terminal"] = m.history["terminal"][:, j].clone()
+    rec["n_parameters"] = m.stack.num_parameters(j)
+    if keep_states:
+        rec["states"] = m.metrics["train"]["states"][: depth + 1, j].clone()
+    rec["crop"] = _crop(m.stack, j, rec["train_summary"]["k_star"], m.data, C=m.C, p_d=m.p_d)
+    rec["crop_abs"] = _crop(m.stack, j, rec["train_summary"]["k_star_abs"], m.data, C=m.C, p_d=m.p_d)
+    return rec
 
 
 @torch.no_grad()
@@ -582,3 +623,99 @@ def _crop(stack: ResNetStack, j: int, k: int, data: dict[str, torch.Tensor], *, 
         "test_loss": float(soft_cross_entropy(cropped, y, p_d=p_d, C=C).double().mean()),
         "max_state_diff": float((cropped - full).abs().max()),
     }
+
+
+# -- the typed records a figure's finish makes from the unit dicts -----------------------------
+@dataclasses.dataclass(frozen=True)
+class LayerCurves:
+    """Per-layer measurements of one network of depth N on one data set (:func:`layer_metrics`).
+
+    All float64 on the CPU (book/methods.md#p1-measures):
+
+    * ``loss`` — L_k = mean_i ℓ̃_f(x_k^i[:C], y^i) (eq. 13), shape ``(N + 1,)``;
+    * ``acc`` — acc_k, the accuracy of argmax x_k[:C], shape ``(N + 1,)``;
+    * ``dist`` — d_k = RMS_i dist(x_k^i, X⋆_{y^i}) (Lemma 6), shape ``(N + 1,)``;
+    * ``move`` — RMS_i ‖x_{k+1}^i[:C] − x_k^i[:C]‖ for k = 0..N−1, shape ``(N,)``.
+    """
+
+    loss: torch.Tensor
+    acc: torch.Tensor
+    dist: torch.Tensor
+    move: torch.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class Crop:
+    """The network cropped after ``k`` blocks (a plain ``ResNetOC``, ``forward(x_test, upto=k)``).
+
+    * ``k`` — where it is cropped (k⋆ or k⋆_abs of the training loss);
+    * ``test_acc``, ``test_loss`` — the cropped network's test accuracy and mean soft CE;
+    * ``max_state_diff`` — max |x_k(cropped) − x_k(full pass of the stack)| (rounding only).
+    """
+
+    k: int
+    test_acc: float
+    test_loss: float
+    max_state_diff: float
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkRecord:
+    """One trained network of depth N and its measurements (one unit of a ``NetworkPlan``).
+
+    * ``label``, ``role``, ``depth`` (N), ``stage_cost``, ``lr``, ``seed``, ``seed_index`` — its
+      spec (:func:`network_spec`);
+    * ``n_parameters`` — the number of parameters, N·(2·n·width + width + n);
+    * ``train``, ``test`` — its :class:`LayerCurves` on the training and the test set;
+    * ``train_summary``, ``test_summary`` — their
+      :class:`~lossdyn.dissipativity.turnpike.CurveSummary` (k⋆, k⋆_abs, k⋆_acc, #Q̄_ε);
+    * ``u_norm`` — ‖u_k‖₂ of the four tensors of block k, shape ``(N,)``, float64;
+    * ``crop``, ``crop_abs`` — the :class:`Crop` after k⋆ and after k⋆_abs (training loss);
+    * ``history_objective``, ``history_terminal`` — its objective and terminal loss L_N at every
+      training step, before the update, shape ``(steps,)``, float64 (None where the figure drops them);
+    * ``states`` — x_k^i[:keep] on the training set, shape ``(N + 1, D, keep)``, float64, or None
+      where the figure did not keep them.
+    """
+
+    label: str
+    role: str
+    depth: int
+    stage_cost: bool
+    lr: float
+    seed: int
+    seed_index: int
+    n_parameters: int
+    train: LayerCurves
+    test: LayerCurves
+    train_summary: CurveSummary
+    test_summary: CurveSummary
+    u_norm: torch.Tensor
+    crop: Crop
+    crop_abs: Crop
+    history_objective: torch.Tensor | None = None
+    history_terminal: torch.Tensor | None = None
+    states: torch.Tensor | None = None
+
+    @classmethod
+    def from_unit(cls, rec: dict[str, Any]) -> NetworkRecord:
+        """The typed record of one of :func:`train_and_measure`'s dicts (made by :func:`network_spec`)."""
+        return cls(
+            label=rec["label"],
+            role=rec["role"],
+            depth=rec["depth"],
+            stage_cost=rec["stage_cost"],
+            lr=rec["lr"],
+            seed=rec["seed"],
+            seed_index=rec["seed_index"],
+            n_parameters=rec["n_parameters"],
+            train=LayerCurves(**rec["train"]),
+            test=LayerCurves(**rec["test"]),
+            train_summary=CurveSummary(**rec["train_summary"]),
+            test_summary=CurveSummary(**rec["test_summary"]),
+            u_norm=rec["u_norm"],
+            crop=Crop(**rec["crop"]),
+            crop_abs=Crop(**rec["crop_abs"]),
+            history_objective=rec.get("history_objective"),
+            history_terminal=rec.get("history_terminal"),
+            states=rec.get("states"),
+        )

@@ -1,4 +1,4 @@
-"""Measuring the turnpike of a trained ResNet — Paper 1, Prop. 12 and Section 6 (spec §4).
+"""Measuring the turnpike of a trained ResNet — Paper 1, Prop. 12 and Section 6 (book/methods.md#p1-measures).
 
 All functions take per-layer curves (k = 0..N) of one network on one data set:
 
@@ -8,7 +8,8 @@ All functions take per-layer curves (k = 0..N) of one network on one data set:
   :func:`required_depth_acc` (accuracy within a tolerance of acc_N);
 * the turnpike set Q_ε = {k ∈ [0, N−1] : d_k ≤ ε} of Prop. 12 and its complement Q̄_ε, whose
   size the proposition bounds independently of N (:func:`on_turnpike_count`,
-  :func:`off_turnpike_count`).
+  :func:`off_turnpike_count`);
+* all four numbers of one curve at once: :func:`curve_summary` → :class:`CurveSummary`.
 
 Cropping needs no function: the state is the output, so the network cropped after k blocks
 outputs x_k (``ResNetOC.forward(x0, upto=k)``) and its loss and accuracy are L_k and acc_k.
@@ -16,11 +17,13 @@ outputs x_k (``ResNetOC.forward(x0, upto=k)``) and its loss and accuracy are L_k
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import torch
 
 __all__ = [
+    "CurveSummary",
     "curve_summary",
     "off_turnpike_count",
     "on_turnpike_count",
@@ -46,7 +49,7 @@ def stays_from(ok: Sequence[bool] | torch.Tensor) -> int:
 
 
 def required_depth(loss: Sequence[float] | torch.Tensor, eps: float = 0.05) -> int:
-    """k⋆_ε = min{k : L_j ≤ L_N + ε·(L_0 − L_N) for all j ∈ [k, N]} (spec §4.4).
+    """k⋆_ε = min{k : L_j ≤ L_N + ε·(L_0 − L_N) for all j ∈ [k, N]} ("enter and stay", book/methods.md#p1-measures).
 
     **Returns** an integer in [0, N]; N when the curve did not fall (L_0 ≤ L_N) or is NaN, i.e.
     the network needs (at least) its full depth.
@@ -83,18 +86,32 @@ def off_turnpike_count(dist: Sequence[float] | torch.Tensor, eps: float) -> int:
     return d.numel() - 1 - on_turnpike_count(d, eps)
 
 
-def curve_summary(
-    loss: torch.Tensor, acc: torch.Tensor, dist: torch.Tensor, *, eps_required: float, eps_turnpike: float
-) -> dict[str, int]:
+@dataclasses.dataclass(frozen=True)
+class CurveSummary:
     """The turnpike numbers of one network on one data set, from its per-layer curves (k = 0..N).
 
-    **Returns:** ``k_star`` (:func:`required_depth` with ``eps_required``), ``k_star_abs``
-    (:func:`required_depth_abs`, 0.01 nats), ``k_star_acc`` (:func:`required_depth_acc`, 0.5 pp)
-    and ``off_turnpike`` (:func:`off_turnpike_count` with ``eps_turnpike``).
+    * ``k_star`` — the required depth k⋆ of :func:`required_depth` (relative to the drop L_0 − L_N);
+    * ``k_star_abs`` — :func:`required_depth_abs` with 0.01 nats;
+    * ``k_star_acc`` — :func:`required_depth_acc` with 0.5 pp;
+    * ``off_turnpike_count`` — #Q̄_ε of :func:`off_turnpike_count` (Prop. 12).
+
+    All are integers in [0, N] (book/methods.md#p1-measures).
     """
-    return {
-        "k_star": required_depth(loss, eps_required),
-        "k_star_abs": required_depth_abs(loss),
-        "k_star_acc": required_depth_acc(acc),
-        "off_turnpike": off_turnpike_count(dist, eps_turnpike),
-    }
+
+    k_star: int
+    k_star_abs: int
+    k_star_acc: int
+    off_turnpike_count: int
+
+
+def curve_summary(
+    loss: torch.Tensor, acc: torch.Tensor, dist: torch.Tensor, *, eps_required: float, eps_turnpike: float
+) -> CurveSummary:
+    """The :class:`CurveSummary` of one network on one data set: k⋆ with ``eps_required``, the
+    absolute and accuracy versions with their fixed tolerances, and #Q̄_ε with ``eps_turnpike``."""
+    return CurveSummary(
+        k_star=required_depth(loss, eps_required),
+        k_star_abs=required_depth_abs(loss),
+        k_star_acc=required_depth_acc(acc),
+        off_turnpike_count=off_turnpike_count(dist, eps_turnpike),
+    )

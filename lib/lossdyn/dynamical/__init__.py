@@ -8,11 +8,14 @@ Ideas of the paper, one module each:
   MSE/DMSE1/DMSE2;
 * :mod:`~lossdyn.dynamical.spiral3` — the three-arm spiral data set;
 * :mod:`~lossdyn.dynamical.batched_mlp` — many 2 → H → 3 ReLU networks as one tensor program, with
-  hand-written gradient and Hessian-vector product;
+  hand-written gradient, fused gradient-descent step and Hessian-vector product;
 * :mod:`~lossdyn.dynamical.ensemble` — the ensemble trainer (full-batch gradient descent of many
-  networks at once, divergence freezing, λ_max tracking);
+  networks at once, block bookkeeping of F and ΔF, divergence freezing, λ_max tracking);
 * :mod:`~lossdyn.dynamical.curvature` — λ_max by batched Lanczos on Hessian-vector products;
-* :mod:`~lossdyn.dynamical.onset` — dating the onset of an instability in a trajectory.
+* :mod:`~lossdyn.dynamical.onset` — dating the onset of an instability in a trajectory, and λ_max there.
+
+The choices the paper leaves open are in the book's Methods and choices page, sections
+``book/methods.md#p2-…``.
 
 Figures (each module named like its notebook): ``p2_fig1_size_vs_learning_rate`` (Fig. 1),
 ``p2_fig2_3_period_doubling`` (Figs. 2–3), ``p2_fig4_validation_accuracy`` (Fig. 4),

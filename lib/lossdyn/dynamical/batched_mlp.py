@@ -1,6 +1,7 @@
-"""Many one-hidden-layer ReLU MLPs d → H → C as one batched tensor program (Paper 2, spec §3).
+"""Many one-hidden-layer ReLU MLPs d → H → C as one batched tensor program (Paper 2's network:
+"one hidden layer of width 100", Fig. 3 caption; "fully connected NN", Fig. 4 caption).
 
-Layout (performance notes §3.1): a leading ensemble axis S and samples last (feature-major),
+Layout (book/methods.md#p2-trainer): a leading ensemble axis S and samples last (feature-major),
 so the 3-wide output products take MKL's fast path:
 
     θ (S, P) flat, P = dH + H + CH + C, in the order W1 (H, d), b1 (H), W2 (C, H), b2 (C)
@@ -8,7 +9,7 @@ so the 3-wide output products take MKL's fast path:
     X (d, N), Z = W1 X + b1 (S, H, N), A = relu(Z), O = W2 A + b2 (S, C, N).
 
 The gradient and the Hessian-vector product are written out by hand (the R-operator of
-Pearlmutter 1994; performance notes §2c), for any loss of :mod:`lossdyn.dynamical.losses`:
+Pearlmutter 1994; book/methods.md#p2-curvature), for any loss of :mod:`lossdyn.dynamical.losses`:
 
     dO = ∂F/∂O,  gW2 = dO Aᵀ,  gb2 = Σ_μ dO,  dZ = (W2ᵀ dO) ⊙ 1[Z > 0],  gW1 = dZ Xᵀ,  gb1 = Σ_μ dZ;
     RZ = V1 X + c1,  RA = RZ ⊙ 1[Z > 0],  RO = V2 A + W2 RA + c2,  RdO = (∂²F/∂O²) RO,
@@ -17,8 +18,13 @@ Pearlmutter 1994; performance notes §2c), for any loss of :mod:`lossdyn.dynamic
 
 ReLU has σ'' = 0 away from the kink, so this is exactly what autograd's double backward gives.
 
-Init (spec §3, JAX ``glorot_normal`` + ``normal(1e-2)``): W ~ truncated normal at ±2σ with final
-std √(2/(fan_in + fan_out)); b ~ N(0, 0.01²). Each model draws from its own generator.
+Init (the authors' JAX code: ``glorot_normal`` + ``normal(1e-2)``, book/methods.md#p2-data-init):
+W ~ truncated normal at ±2σ with final std √(2/(fan_in + fan_out)); b ~ N(0, 0.01²). Each model
+draws from its own generator.
+
+:meth:`BatchedMLP.gd_step_fn` fuses one step of full-batch gradient descent
+θ ← θ − η ∇_θ F(θ, t) (forward, loss parts and ∂F/∂O, backward, in-place update) for the
+ensemble trainer (book/methods.md#p2-trainer).
 """
 
 from __future__ import annotations
@@ -122,14 +128,7 @@ class BatchedMLP:
     # -- gradient ---------------------------------------------------------------------------
     def backward(self, theta: torch.Tensor, Z: torch.Tensor, A: torch.Tensor, dO: torch.Tensor):
         """``(gW1, gb1, gW2, gb2)`` from the output gradient ``dO`` (S, C, N)."""
-        W2 = self.views(theta)[2]
-        gW2 = torch.bmm(dO, A.transpose(1, 2))
-        gb2 = dO.sum(-1, keepdim=True)
-        dZ = torch.bmm(W2.transpose(1, 2), dO)
-        dZ = torch.ops.aten.threshold_backward(dZ, Z, 0.0)  # ⊙ 1[Z > 0]
-        gW1 = torch.bmm(self._Xs(theta), dZ.transpose(1, 2)).transpose(1, 2)  # wide output: MKL's fast path
-        gb1 = dZ.sum(-1, keepdim=True)
-        return gW1, gb1, gW2, gb2
+        return _backward(self.views(theta)[2], self._Xs(theta), Z, A, dO)
 
     def grad(self, theta: torch.Tensor, G: torch.Tensor):
         """``(F (S,), ∇F (S, P))`` at Γ = ``G`` (S, C)."""
@@ -139,6 +138,32 @@ class BatchedMLP:
         dO = dl.dlogits(O, self.Y, G, self.family, self.weighting)
         parts = self.backward(theta, Z, A, dO)
         return (G * K).sum(-1) + R, torch.cat([p.flatten(1) for p in parts], 1)
+
+    # -- one step of gradient descent (the ensemble trainer's inner loop) ------------------------
+    def gd_step_fn(self, theta: torch.Tensor, neta: torch.Tensor):
+        """A function ``step(W, K_out, R_out)`` doing θ ← θ + ``neta`` ⊙ ∇_θ F(θ, t) in place on ``theta`` (S, P).
+
+        ``neta`` (S, 1, 1) holds −η per model (set an entry to 0 to freeze a model; read at every
+        step); ``W`` is :func:`lossdyn.dynamical.losses.dlogit_weights` at Γ(t). The step writes the
+        unscaled loss parts of θ_t (before the update) into ``K_out`` (S, C) and ``R_out`` (S,)
+        (:func:`lossdyn.dynamical.losses.fused_parts_`). The views of ``theta`` are taken once, so
+        ``theta`` must be updated in place only.
+        """
+        W1, b1, W2, b2 = self.views(theta)
+        Xs = self._Xs(theta)
+
+        def step(W: torch.Tensor, K_out: torch.Tensor, R_out: torch.Tensor) -> None:
+            Z = torch.baddbmm(b1, W1, Xs)
+            A = torch.relu(Z)
+            O = torch.baddbmm(b2, W2, A)
+            dO = dl.fused_parts_(O, self.Y, W, self.family, self.weighting, K_out, R_out)
+            gW1, gb1, gW2, gb2 = _backward(W2, Xs, Z, A, dO)
+            W1.addcmul_(gW1, neta)
+            b1.addcmul_(gb1, neta)
+            W2.addcmul_(gW2, neta)
+            b2.addcmul_(gb2, neta)
+
+        return step
 
     # -- Hessian-vector products --------------------------------------------------------------
     def hvp_fn(self, theta: torch.Tensor, G: torch.Tensor):
@@ -180,3 +205,13 @@ class BatchedMLP:
         if self.family == "ce":
             return dl.dynamical_cross_entropy(logits_nc, self.y, G_c)
         return dl.dynamical_mse(logits_nc, self.y, G_c, self.weighting)
+
+
+def _backward(W2: torch.Tensor, Xs: torch.Tensor, Z: torch.Tensor, A: torch.Tensor, dO: torch.Tensor):
+    """``(gW1, gb1, gW2, gb2)``: dZ = (W2ᵀ dO) ⊙ 1[Z > 0], gW2 = dO Aᵀ, gW1 = dZ Xᵀ (module docstring)."""
+    gW2 = torch.bmm(dO, A.transpose(1, 2))
+    gb2 = dO.sum(-1, keepdim=True)
+    dZ = torch.ops.aten.threshold_backward(torch.bmm(W2.transpose(1, 2), dO), Z, 0.0)  # ⊙ 1[Z > 0]
+    gW1 = torch.bmm(Xs, dZ.transpose(1, 2)).transpose(1, 2)  # wide output (S, d, H): MKL's fast path
+    gb1 = dZ.sum(-1, keepdim=True)
+    return gW1, gb1, gW2, gb2

@@ -1,11 +1,12 @@
-"""λ_max of the loss Hessian by batched Lanczos on Hessian-vector products (Paper 2, spec §5).
+"""λ_max of the loss Hessian by batched Lanczos on Hessian-vector products (Paper 2: "largest eigenvalue of
+the Hessian", Fig. 1 caption; compared with 2/η in Fig. 5; book/methods.md#p2-curvature).
 
 :func:`lanczos` runs m steps of the Lanczos recurrence with full reorthogonalisation for S
 independent symmetric operators at once (one per ensemble member): vectors are (S, P), every
 reduction is per model, so the answer for a model does not depend on which other models share
 the batch. The Ritz values of the m×m tridiagonal matrix approximate the extreme eigenvalues;
 the top one (algebraically largest, which is what edge-of-stability compares with 2/η) converges
-first. Warm-starting from the previous Ritz vector (performance notes §3.2) makes m = 5–10
+first. Warm-starting from the previous Ritz vector (book/methods.md#p2-curvature) makes m = 5–10
 enough while tracking λ_max along a trajectory. The residual ‖Hv − λv‖ = |β_m s_m| of each Ritz
 pair is returned as the convergence check.
 

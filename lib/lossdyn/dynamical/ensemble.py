@@ -1,18 +1,22 @@
-"""Ensemble trainer: many 2 → H → 3 ReLU MLPs trained together by full-batch GD (Paper 2, spec §4).
+"""Ensemble trainer: many 2 → H → 3 ReLU MLPs trained together by full-batch gradient descent
+(Paper 2: "full batch gradient descent", Fig. 3 caption; book/methods.md#p2-trainer).
 
 One ensemble is a :class:`TrainSpec` (width, loss family and weighting, number of steps, dtype,
 what to record) and a list of :class:`Member` (init replica, η, A, T, start of the static last
 period). All members advance together as one batched tensor program with hand-written
-forward/backward (:class:`~lossdyn.dynamical.batched_mlp.BatchedMLP`; performance notes §3.1):
+forward/backward (:meth:`lossdyn.dynamical.batched_mlp.BatchedMLP.gd_step_fn`):
 
-    θ_{t+1} = θ_t − η ∇_θ F(θ_t, t),   F(θ, t) = Σ_c Γ_c(t) K_c(θ) + R(θ)   (dynamical_loss).
+    θ_{t+1} = θ_t − η ∇_θ F(θ_t, t),   F(θ, t) = Σ_c Γ_c(t) K_c(θ) + R(θ)   (:mod:`lossdyn.dynamical.losses`).
 
-Bookkeeping runs in blocks of ``block`` steps: per step only K(θ_t) is stored; at the end of a
-block the losses F(θ_t, t), the same-landscape changes ΔF_t = F(θ_{t+1}, t) − F(θ_t, t), the
-divergence check and the onset detection (:mod:`lossdyn.dynamical.onset`) are done for the whole block at
-once. A ring buffer holds the last ``block + 16`` parameter vectors so λ_max can be computed
-exactly at an onset step after it has been detected, and a diverged member can be frozen at its
-last finite-loss parameters.
+:func:`train_chunk` runs these named steps:
+
+1. per step: λ_max, snapshots and top-2 eigenpairs where asked (:class:`_Measurements`), θ_t into
+   the ring buffer (:class:`ParameterRing`), one fused GD step that also stores K(θ_t);
+2. per block of ``block`` steps (:class:`_LossBook`): the losses F(θ_t, t), the divergence check
+   and freeze, the same-landscape changes ΔF_t = F(θ_{t+1}, t) − F(θ_t, t), the loss-increase count;
+3. per block, with ``onset``: the onset rule and λ_max at each onset
+   (:class:`lossdyn.dynamical.onset.OnsetCurvature`, θ_{t*} read from the ring);
+4. at the end: the last ΔF, the accuracies and the result dict (:func:`_collect`).
 
 * λ_max(θ_t, Γ(t)) by warm-started batched Lanczos (:mod:`lossdyn.dynamical.curvature`) at
   ``lambda_steps``, and every ``dense_every`` steps in the block after any ΔF > 0 (denser near
@@ -24,7 +28,7 @@ last finite-loss parameters.
   comparisons across losses and η) and the result of a member does not depend on which other
   members share its batch. :func:`train` splits an ensemble into chunks on worker processes with
   one thread each on CPU (results are bit-identical to one unchunked batch) and runs it as one
-  batch on CUDA.
+  batch on CUDA (book/methods.md#p2-trainer).
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ import torch
 
 from lossdyn.dynamical import losses as dl
 from lossdyn.dynamical.batched_mlp import BatchedMLP, glorot_init
-from lossdyn.dynamical.curvature import lanczos
-from lossdyn.dynamical.onset import OnsetStream, default_rtol
+from lossdyn.dynamical.curvature import lambda_max
+from lossdyn.dynamical.onset import OnsetCurvature, OnsetStream, default_rtol
 from lossdyn.dynamical.spiral3 import spiral3
 from lossdyn.pipeline.device import intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.pipeline.progress import progress
@@ -53,6 +57,7 @@ __all__ = [
     "PERIOD_KEYS",
     "SHARED_KEYS",
     "Member",
+    "ParameterRing",
     "TrainSpec",
     "concat_parts",
     "member_seeds",
@@ -61,7 +66,7 @@ __all__ = [
     "train_many",
 ]
 
-#: Members per process on CPU: small batches keep the activations in L2 (performance notes §2).
+#: Members per process on CPU: small batches keep the activations in L2 (book/methods.md#p2-trainer).
 CPU_CHUNK = 4
 NEVER = 2**62
 
@@ -96,7 +101,7 @@ class TrainSpec:
     dense_every: int = 0  # > 0: λ every this many steps in the block after a block with ΔF > 0 (one chunk only)
     onset: bool = False  # detect instability onsets and compute λ_max there
     onset_flips: int = 4
-    onset_quiet: int = 50  # positive-ΔF steps closer than this belong to one episode (lossdyn.dynamical.onset)
+    onset_quiet: int = 50  # positive-ΔF steps closer than this belong to one episode (book/methods.md#p2-onset)
     onset_min_jump: float = 1e-3  # an instability must raise the loss by this fraction of F in some step
     onset_rtol: float = 0.0  # 0: lossdyn.dynamical.onset.default_rtol(dtype)
     record_full: bool = False  # keep F(θ_t, t) and ΔF_t for every step
@@ -129,291 +134,350 @@ def _log_bins(steps: int, n_bins: int) -> torch.Tensor:
     return torch.from_numpy(edges)
 
 
-def _gamma_block(t0: int, t1: int, A, T, static_from, dtype, device) -> torch.Tensor:
-    t = torch.arange(t0, t1)[:, None]
-    return dl.gamma(t, A[None], T[None], 3, static_from=static_from[None]).to(device=device, dtype=dtype)
+# -- the pieces of one ensemble run --------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Schedule:
+    """Each member's Γ(t) parameters: A (S,) float64, T (S,) int64, static_from (S,) float64."""
+
+    A: torch.Tensor
+    T: torch.Tensor
+    static_from: torch.Tensor
+
+    @classmethod
+    def of(cls, members: Sequence[Member]) -> _Schedule:
+        return cls(
+            torch.tensor([m.A for m in members], dtype=torch.float64),
+            torch.tensor([m.T for m in members], dtype=torch.int64),
+            torch.tensor([min(m.static_from, NEVER) for m in members], dtype=torch.float64),
+        )
+
+    def block(self, t0: int, t1: int) -> torch.Tensor:
+        """Γ(t) of every member for t = t0 … t1 − 1: (t1 − t0, S, 3) float64 on the CPU."""
+        t = torch.arange(t0, t1)[:, None]
+        return dl.gamma(t, self.A[None], self.T[None], 3, static_from=self.static_from[None])
+
+    def at(self, times: list[int], members: torch.Tensor) -> torch.Tensor:
+        """Γ(t_j) of member ``members[j]`` for each j: (n, 3) float64."""
+        A, T, static_from = self.A[members], self.T[members], self.static_from[members]
+        return dl.gamma(torch.tensor(times), A, T, 3, static_from=static_from)
 
 
+class ParameterRing:
+    """The last ``size`` parameter vectors θ_t (S, P): λ_max at an onset confirmed later, and the
+    last finite-loss θ of a diverged member, are read from it."""
+
+    def __init__(self, size: int, S: int, P: int, dtype: torch.dtype, device: torch.device):
+        self.size, self.end = size, 0  # holds θ_t for end − size <= t < end
+        self.buf = torch.empty(size, S, P, dtype=dtype, device=device)
+
+    def write(self, t: int, theta: torch.Tensor) -> None:
+        self.buf[t % self.size].copy_(theta)
+        self.end = t + 1
+
+    def holds(self, t: int) -> bool:
+        return t >= self.end - self.size
+
+    def holds_each(self, t: torch.Tensor) -> torch.Tensor:
+        return t >= self.end - self.size
+
+    def theta(self, t: int, s: int) -> torch.Tensor:
+        """θ_t of member ``s`` (a view: copy it before the slot is overwritten)."""
+        return self.buf[t % self.size][s]
+
+
+class _Measurements:
+    """λ_max along the trajectory (warm-started Lanczos), snapshots of θ_t and top-2 eigenpairs
+    (book/methods.md#p2-curvature)."""
+
+    def __init__(self, spec: TrainSpec, model: BatchedMLP, v_start: torch.Tensor):
+        self.spec, self.model = spec, model
+        self.v_track, self.tracked = v_start.clone(), False  # the last Ritz vector: the next start
+        self.lambda_steps, self.snap_steps, self.top2_steps = (
+            set(spec.lambda_steps),
+            set(spec.snapshot_steps),
+            set(spec.top2_steps),
+        )
+        self.lambda_t: list[int] = []
+        self.values: list[torch.Tensor] = []
+        self.residuals: list[torch.Tensor] = []
+        self.snaps: list[torch.Tensor] = []
+        self.top2_values: list[torch.Tensor] = []
+        self.top2_vectors: list[torch.Tensor] = []
+
+    def wants_lambda(self, t: int, dense: bool) -> bool:
+        return t in self.lambda_steps or (dense and t % self.spec.dense_every == 0)
+
+    def measure(self, t: int, theta: torch.Tensor, G: torch.Tensor, want_lambda: bool) -> None:
+        """Record at step t: λ_max (warm-started Lanczos) if asked, a snapshot, the top-2 pair."""
+        spec = self.spec
+        if want_lambda:
+            res = lambda_max(self.model, theta, G, self.v_track, spec.lambda_m if self.tracked else spec.lambda_m_cold)
+            self.v_track, self.tracked = res.vectors[:, 0], True
+            self.lambda_t.append(t)
+            self.values.append(res.values[:, 0].to("cpu", torch.float64))
+            self.residuals.append(res.residuals[:, 0].to("cpu", torch.float64))
+        if t in self.snap_steps:
+            self.snaps.append(theta.to("cpu", torch.float64).clone())
+        if t in self.top2_steps:
+            res = lambda_max(self.model, theta, G, self.v_track, spec.top2_m, k=2)
+            self.top2_values.append(res.values.to("cpu", torch.float64))
+            self.top2_vectors.append(res.vectors.to("cpu", torch.float64))
+
+    def cold_lambda(self, thetas: torch.Tensor, G: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
+        """λ_max (n,) at ``thetas`` (n, P) with Γ ``G`` (n, 3), Lanczos of order ``lambda_m_cold``
+        from each member's current tracking vector (the onsets)."""
+        start = self.v_track[members.to(thetas.device)]
+        return lambda_max(self.model, thetas, G, start, self.spec.lambda_m_cold).values[:, 0]
+
+    def records(self, alive: torch.Tensor, diverged_step: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``lambda_t``, ``lambda_max`` (NaN after a member's divergence), ``lambda_residual``,
+        ``snap_t``/``snap_theta`` and ``top2_t``/``top2_values``/``top2_vectors`` where asked."""
+        S, spec = alive.shape[0], self.spec
+        lam = torch.stack(self.values, 1) if self.values else torch.zeros(S, 0, dtype=torch.float64)
+        lam_res = torch.stack(self.residuals, 1) if self.residuals else torch.zeros(S, 0, dtype=torch.float64)
+        if lam.shape[1]:
+            late = torch.tensor(self.lambda_t, dtype=torch.int64)[None] >= diverged_step[:, None]
+            lam = torch.where(late & ~alive[:, None], math.nan, lam)
+        out = {
+            "lambda_t": torch.tensor(self.lambda_t, dtype=torch.int64),
+            "lambda_max": lam,
+            "lambda_residual": lam_res,
+        }
+        if spec.snapshot_steps:
+            out["snap_t"] = torch.tensor(spec.snapshot_steps, dtype=torch.int64)
+            out["snap_theta"] = torch.stack(self.snaps, 1)
+        if spec.top2_steps:
+            out["top2_t"] = torch.tensor(spec.top2_steps, dtype=torch.int64)
+            out["top2_values"] = torch.stack(self.top2_values, 1)
+            out["top2_vectors"] = torch.stack(self.top2_vectors, 1)
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _LastStep:
+    """K(θ_t), R(θ_t), Γ(t) and F(θ_t, t) (float64, CPU) of the last step of the previous block."""
+
+    K: torch.Tensor
+    R: torch.Tensor
+    G: torch.Tensor
+    F: torch.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class _BlockChanges:
+    """ΔF_t and F(θ_t, t), (L, S) float64, for t = ``t_first`` …; ``any_positive``: some ΔF_t > tol."""
+
+    dF: torch.Tensor
+    F: torch.Tensor
+    t_first: int
+    any_positive: bool
+
+
+class _LossBook:
+    """The block bookkeeper: F(θ_t, t) from the stored K(θ_t), the divergence freeze, the
+    same-landscape ΔF_t, the mean loss on log-spaced bins and the count of steps with ΔF_t > tol
+    (all in float64 on the CPU; book/methods.md#p2-trainer)."""
+
+    def __init__(self, spec: TrainSpec, S: int, N: int, P: int, dtype: torch.dtype, device: torch.device):
+        self.spec, self.N, self.P, self.dtype, self.device = spec, N, P, dtype, device
+        self.sign = -1.0 if spec.family == "ce" else 1.0  # K of the fused step is Σ Y log p for CE
+        self.rtol = spec.onset_rtol or default_rtol(dtype)
+        self.edges = _log_bins(spec.steps, spec.loss_bins)
+        self.bin_of = torch.bucketize(torch.arange(spec.steps), self.edges, right=True) - 1
+        self.loss_sum = torch.zeros(len(self.edges) - 1, S, dtype=torch.float64)
+        self.loss_cnt = torch.bincount(self.bin_of, minlength=len(self.edges) - 1).to(torch.float64)
+        full = spec.record_full
+        self.F_all = torch.full((spec.steps, S), math.nan, dtype=torch.float64) if full else None
+        self.dF_all = torch.full((spec.steps, S), math.nan, dtype=torch.float64) if full else None
+        self.alive = torch.ones(S, dtype=torch.bool)
+        self.n_unstable = torch.zeros(S, dtype=torch.int64)  # steps with ΔF > tol (loss went up on a fixed landscape)
+        self.diverged_step = torch.full((S,), -1, dtype=torch.int64)
+        self.frozen_theta: torch.Tensor | None = None  # (S, P) values to restore for frozen members
+        self.last: _LastStep | None = None
+
+    def close_block(self, t_lo, t_hi, K_blk, R_blk, G64, ring, theta, neta) -> _BlockChanges:
+        """Book the block t_lo … t_hi − 1 whose K(θ_t) the fused steps stored in ``K_blk``/``R_blk``."""
+        nb = t_hi - t_lo
+        K64 = K_blk[:nb].to("cpu", torch.float64) * (self.sign / self.N)
+        R64 = R_blk[:nb].to("cpu", torch.float64) / self.N
+        F_blk = (G64 * K64).sum(-1) + R64  # (nb, S): F(θ_t, t)
+        self._freeze_diverged(F_blk, t_lo, ring, neta)
+        dead = ~self.alive
+        if bool(dead.any()):
+            theta[dead.to(self.device)] = self.frozen_theta[dead.to(self.device)]
+            tt = torch.arange(t_lo, t_hi)[:, None]
+            F_blk = torch.where((tt >= self.diverged_step[None]) & dead[None], math.nan, F_blk)
+        self.loss_sum.index_add_(0, self.bin_of[t_lo:t_hi], F_blk)
+        dF_new, F_new, t_first = self._loss_changes(K64, R64, G64, F_blk, t_lo, dead)
+        if self.spec.record_full:
+            self.F_all[t_lo:t_hi] = F_blk
+            self.dF_all[t_first : t_first + dF_new.shape[0]] = dF_new
+        positive = dF_new > self.rtol * F_new.abs()
+        self.n_unstable += positive.sum(0)
+        return _BlockChanges(dF_new, F_new, t_first, bool(positive.any()))
+
+    def _freeze_diverged(self, F_blk, t_lo, ring, neta) -> None:
+        """Flag members whose loss is no longer finite: η → 0, θ to restore = the last finite-loss θ."""
+        bad = ~torch.isfinite(F_blk) & self.alive[None]
+        if not bool(bad.any()):
+            return
+        for s in torch.nonzero(bad.any(0)).flatten().tolist():
+            td = t_lo + int(torch.nonzero(bad[:, s])[0])
+            self.diverged_step[s] = td
+            self.alive[s] = False
+            neta[s] = 0.0
+            if self.frozen_theta is None:
+                self.frozen_theta = torch.zeros(len(self.alive), self.P, dtype=self.dtype, device=self.device)
+            self.frozen_theta[s] = ring.theta(max(td - 1, 0), s)
+
+    def _loss_changes(self, K64, R64, G64, F_blk, t_lo, dead) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """ΔF_t = Γ(t)·K(θ_{t+1}) + R(θ_{t+1}) − F(θ_t, t) for t = t_lo − 1 … t_hi − 2, and F(θ_t, t)."""
+        dF_new = (G64[:-1] * K64[1:]).sum(-1) + R64[1:] - F_blk[:-1]
+        F_new = F_blk[:-1]
+        t_first = t_lo
+        if self.last is not None:
+            last = self.last
+            dF0 = (last.G * K64[0]).sum(-1) + R64[0] - last.F
+            dF_new = torch.cat([dF0[None], dF_new])
+            F_new = torch.cat([last.F[None], F_new])
+            t_first = t_lo - 1
+        self.last = _LastStep(K64[-1], R64[-1], G64[-1], F_blk[-1])
+        if dead.any():
+            tt = torch.arange(t_first, t_first + dF_new.shape[0])[:, None]
+            dF_new = torch.where((tt >= self.diverged_step[None] - 1) & dead[None], math.nan, dF_new)
+        return dF_new, F_new, t_first
+
+    def close_run(self, model: BatchedMLP, theta: torch.Tensor) -> None:
+        """ΔF of the last step, F(θ_steps, steps − 1) − F(θ_{steps−1}, steps − 1), from θ after the run."""
+        K, R = dl.components(model.logits(theta), model.Y, self.spec.family, self.spec.weighting)
+        F_next = (self.last.G * K.to("cpu", torch.float64)).sum(-1) + R.to("cpu", torch.float64)
+        if self.spec.record_full:
+            self.dF_all[self.spec.steps - 1] = torch.where(self.alive, F_next - self.last.F, math.nan)
+
+    def records(self) -> dict[str, Any]:
+        """The loss records of the result (see :func:`train_chunk`)."""
+        out = {
+            "diverged": ~self.alive,
+            "diverged_step": self.diverged_step,
+            "final_loss": torch.where(self.alive, self.last.F, math.nan),
+            "n_unstable": self.n_unstable,
+            "loss_bin_start": self.edges[:-1].clone(),
+            "loss_bin_end": self.edges[1:].clone(),
+            "loss_bin_mean": (self.loss_sum / self.loss_cnt[:, None]).T.contiguous(),
+        }
+        if self.spec.record_full:
+            out["F"] = self.F_all.T.contiguous()
+            out["dF"] = self.dF_all.T.contiguous()
+        return out
+
+
+# -- one batch --------------------------------------------------------------------------------------
 def train_chunk(spec: TrainSpec, members: Sequence[Member], device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Train ``members`` as one batch on ``device`` (one thread on CPU); see the module docstring."""
+    """Train ``members`` as one batch on ``device`` (one thread on CPU); see the module docstring.
+
+    Returns a dict (members stacked on dim 0, S = len(members); float64 on the CPU unless said):
+
+    * ``n_models`` S, ``P`` parameters per model, ``dtype``; ``eta``, ``A``, ``T``, ``replica`` (S,);
+    * ``diverged`` (S,) bool, ``diverged_step`` (S,) int64 (−1: never), ``final_loss`` (S,) F(θ_{steps−1}),
+      ``n_unstable`` (S,) steps with ΔF_t > tol, ``train_acc``/``val_acc`` (S,) at the end;
+    * ``loss_bin_start``/``loss_bin_end`` (bins,) int64 and ``loss_bin_mean`` (S, bins): the mean of
+      F(θ_t, t) over log-spaced bins of steps;
+    * ``lambda_t`` (L,) int64, ``lambda_max`` (S, L) λ_max(θ_t, Γ(t)), ``lambda_residual`` (S, L);
+    * ``onset_t``, ``alternation_t`` (S, n_periods) int64 (−1: none), ``lambda_onset``,
+      ``lambda_alternation`` (S, n_periods): each period's onset t*, the alternation start t_alt and
+      λ_max there (:class:`lossdyn.dynamical.onset.OnsetCurvature`; with ``spec.onset``), n_periods = ⌈steps/min T⌉;
+    * with ``record_full``: ``F``, ``dF`` (S, steps) F(θ_t, t) and ΔF_t; with ``snapshot_steps``:
+      ``snap_t``, ``snap_theta`` (S, n, P); with ``top2_steps``: ``top2_t``, ``top2_values`` (S, n, 2),
+      ``top2_vectors`` (S, n, 2, P).
+    """
     device = resolve_device(str(device)) if not isinstance(device, torch.device) else device
     with intra_op_threads(1 if device.type == "cpu" else 0), torch.no_grad():
         return _train(spec, list(members), device)
 
 
-def _train(spec: TrainSpec, members: list[Member], device: torch.device) -> dict[str, Any]:
-    dtype = resolve_dtype(spec.dtype)
-    S, H, steps, B = len(members), spec.H, spec.steps, spec.block
-    X, y = spiral3(spec.train_seed, spec.n_per_class, dtype=dtype)
-    Xv, yv = spiral3(spec.val_seed, spec.n_per_class, dtype=dtype)
-    model = BatchedMLP(X.to(device), y.to(device), H, spec.family, spec.weighting)
-    Xv, yv = Xv.to(device), yv.to(device)
-    N, P, Y = model.N, model.P, model.Y
-    ce = spec.family == "ce"
-
+def _init_members(spec: TrainSpec, members: list[Member], P: int, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """θ_0 (S, P) and the Lanczos start vectors (S, P), each member from its own generators."""
     seeds = [member_seeds(spec, m) for m in members]
-    theta = torch.stack([glorot_init(H, torch.Generator().manual_seed(a)) for a, _ in seeds]).to(device, dtype)
+    theta = torch.stack([glorot_init(spec.H, torch.Generator().manual_seed(a)) for a, _ in seeds]).to(device, dtype)
     v_start = torch.stack(
         [torch.randn(P, generator=torch.Generator().manual_seed(b), dtype=torch.float64) for _, b in seeds]
     ).to(device, dtype)
-    v_track, tracked = v_start.clone(), False
-    W1, b1, W2, b2 = model.views(theta)
+    return theta, v_start
+
+
+def _train(spec: TrainSpec, members: list[Member], device: torch.device) -> dict[str, Any]:
+    """The steps 1–4 of the module docstring for one batch (book/methods.md#p2-trainer)."""
+    dtype = resolve_dtype(spec.dtype)
+    S, steps, B = len(members), spec.steps, spec.block
+    X, y = spiral3(spec.train_seed, spec.n_per_class, dtype=dtype)
+    model = BatchedMLP(X.to(device), y.to(device), spec.H, spec.family, spec.weighting)
+    theta, v_start = _init_members(spec, members, model.P, dtype, device)
     neta = torch.tensor([-m.eta for m in members], dtype=dtype, device=device).view(S, 1, 1)
-    A = torch.tensor([m.A for m in members], dtype=torch.float64)
-    T = torch.tensor([m.T for m in members], dtype=torch.int64)
-    static_from = torch.tensor([min(m.static_from, NEVER) for m in members], dtype=torch.float64)
-    rtol = spec.onset_rtol or default_rtol(dtype)
-
-    # records
-    edges = _log_bins(steps, spec.loss_bins)
-    bin_of = torch.bucketize(torch.arange(steps), edges, right=True) - 1
-    loss_sum = torch.zeros(len(edges) - 1, S, dtype=torch.float64)
-    loss_cnt = torch.bincount(bin_of, minlength=len(edges) - 1).to(torch.float64)
-    lam_steps = set(spec.lambda_steps)
-    lam_t, lam_v, lam_r = [], [], []
-    n_periods = max(1, math.ceil(steps / int(T.min())))
+    schedule = _Schedule.of(members)
+    book = _LossBook(spec, S, model.N, model.P, dtype, device)
+    measurements = _Measurements(spec, model, v_start)
+    n_periods = max(1, math.ceil(steps / int(schedule.T.min())))
     stream = OnsetStream(
-        T, n_periods, flips=spec.onset_flips, rtol=rtol, quiet=spec.onset_quiet, min_jump=spec.onset_min_jump
+        schedule.T,
+        n_periods,
+        flips=spec.onset_flips,
+        rtol=book.rtol,
+        quiet=spec.onset_quiet,
+        min_jump=spec.onset_min_jump,
     )
-    onset_lam = torch.full((S, n_periods), math.nan, dtype=torch.float64)
-    alt_lam = torch.full((S, n_periods), math.nan, dtype=torch.float64)
-    ep_theta = torch.zeros(S, P, dtype=dtype, device=device)  # θ at the start of each model's current episode
-    alt_theta = torch.zeros(S, P, dtype=dtype, device=device)  # θ at the episode's first period-2 alternation
-    ep_known, alt_known = stream.episode.clone(), stream.episode_alt.clone()
-    F_all = torch.full((steps, S), math.nan, dtype=torch.float64) if spec.record_full else None
-    dF_all = torch.full((steps, S), math.nan, dtype=torch.float64) if spec.record_full else None
-    snaps, snap_set = [], set(spec.snapshot_steps)
-    top2_val, top2_vec, top2_set = [], [], set(spec.top2_steps)
-    alive = torch.ones(S, dtype=torch.bool)
-    n_unstable = torch.zeros(S, dtype=torch.int64)  # steps with ΔF > tol (loss went up on a fixed landscape)
-    div_step = torch.full((S,), -1, dtype=torch.int64)
-    frozen_theta = None  # (S, P) values to restore for frozen members
+    onsets = OnsetCurvature(stream, model.P, dtype, device)
 
-    R = B + 16
-    ring = torch.empty(R, S, P, dtype=dtype, device=device)
+    def lambda_at(thetas: torch.Tensor, times: list[int], idx: list[int]) -> torch.Tensor:
+        members_idx = torch.tensor(idx)
+        G = schedule.at(times, members_idx).to(device=device, dtype=dtype)
+        return measurements.cold_lambda(thetas, G, members_idx)
+
+    ring = ParameterRing(B + 16, S, model.P, dtype, device)
     K_blk = torch.empty(B, S, 3, dtype=dtype, device=device)
     R_blk = torch.zeros(B, S, dtype=dtype, device=device)
-    prev = None  # (t, K, R, G, F) of the last step of the previous block (float64, CPU)
+    step = model.gd_step_fn(theta, neta)
     dense = False
-    Xs = model.Xf.expand(S, *model.Xf.shape)
-
-    def eval_lambda(th, G, v0, m, k=1):
-        return lanczos(model.hvp_fn(th, G), v0, m, k=k)
-
-    def measure(t, th, G, want_lambda):
-        """Record at step t: λmax (warm-started Lanczos) if asked, a snapshot, the top-2 pair."""
-        nonlocal v_track, tracked
-        if want_lambda:
-            res = eval_lambda(th, G, v_track, spec.lambda_m if tracked else spec.lambda_m_cold)
-            v_track, tracked = res.vectors[:, 0], True
-            lam_t.append(t)
-            lam_v.append(res.values[:, 0].to("cpu", torch.float64))
-            lam_r.append(res.residuals[:, 0].to("cpu", torch.float64))
-        if t in snap_set:
-            snaps.append(th.to("cpu", torch.float64).clone())
-        if t in top2_set:
-            res = eval_lambda(th, G, v_track, spec.top2_m, k=2)
-            top2_val.append(res.values.to("cpu", torch.float64))
-            top2_vec.append(res.vectors.to("cpu", torch.float64))
-
-    for t_lo in progress(range(0, steps, B), desc=f"H={H}", total=math.ceil(steps / B)):
+    for t_lo in progress(range(0, steps, B), desc=f"H={spec.H}", total=math.ceil(steps / B)):
         t_hi = min(t_lo + B, steps)
-        nb = t_hi - t_lo
-        G_blk64 = _gamma_block(t_lo, t_hi, A, T, static_from, torch.float64, "cpu")  # (nb, S, 3)
-        G_blk = G_blk64.to(device=device, dtype=dtype)
-        W_blk = dl.weights(Y, G_blk, spec.weighting)
-        if not ce:
-            W_blk = 2.0 * W_blk  # ∂/∂O of W ⊙ (O − Y)²
-        for i in range(nb):
+        G64 = schedule.block(t_lo, t_hi)  # (nb, S, 3)
+        G_blk = G64.to(device=device, dtype=dtype)
+        W_blk = dl.dlogit_weights(model.Y, G_blk, spec.family, spec.weighting)
+        for i in range(t_hi - t_lo):
             t = t_lo + i
-            measure(t, theta, G_blk[i], t in lam_steps or (dense and t % spec.dense_every == 0))
-            ring[t % R].copy_(theta)
-            # forward
-            Z = torch.baddbmm(b1, W1, Xs)
-            Act = torch.relu(Z)
-            O = torch.baddbmm(b2, W2, Act)
-            if ce:
-                logp = torch.log_softmax(O, 1)
-                torch.sum(logp * Y, -1, out=K_blk[i])
-                dO = logp.exp_().sub_(Y).mul_(W_blk[i])
-            else:
-                D = O.sub_(Y)
-                E = D * D
-                if spec.weighting == "sample_class":
-                    K_blk[i] = (E.sum(1, keepdim=True) * Y).sum(-1)
-                elif spec.weighting == "output_component":
-                    K_blk[i] = E.sum(-1)
-                else:
-                    K_blk[i] = (E * Y).sum(-1)
-                    R_blk[i] = (E * (1 - Y)).sum((1, 2))
-                dO = D.mul_(W_blk[i])
-            # backward (BatchedMLP.backward, inlined) and the update
-            gW2 = torch.bmm(dO, Act.transpose(1, 2))
-            gb2 = dO.sum(-1, keepdim=True)
-            dZ = torch.ops.aten.threshold_backward(torch.bmm(W2.transpose(1, 2), dO), Z, 0.0)
-            gW1T = torch.bmm(Xs, dZ.transpose(1, 2))  # (S, d, H): the wide output is MKL's fast path
-            gb1 = dZ.sum(-1, keepdim=True)
-            W1.addcmul_(gW1T.transpose(1, 2), neta)
-            b1.addcmul_(gb1, neta)
-            W2.addcmul_(gW2, neta)
-            b2.addcmul_(gb2, neta)
-
-        # --- block bookkeeping (float64, CPU) ---
-        sign = -1.0 if ce else 1.0
-        K64 = K_blk[:nb].to("cpu", torch.float64) * (sign / N)
-        R64 = R_blk[:nb].to("cpu", torch.float64) / N
-        F_blk = (G_blk64 * K64).sum(-1) + R64  # (nb, S): F(θ_t, t)
-        bad = ~torch.isfinite(F_blk) & alive[None]
-        if bool(bad.any()):
-            for s in torch.nonzero(bad.any(0)).flatten().tolist():
-                td = t_lo + int(torch.nonzero(bad[:, s])[0])
-                div_step[s] = td
-                alive[s] = False
-                neta[s] = 0.0
-                if frozen_theta is None:
-                    frozen_theta = torch.zeros(S, P, dtype=dtype, device=device)
-                frozen_theta[s] = ring[max(td - 1, 0) % R][s]
-        dead = ~alive
-        if bool(dead.any()):
-            theta[dead.to(device)] = frozen_theta[dead.to(device)]
-            tt = torch.arange(t_lo, t_hi)[:, None]
-            F_blk = torch.where((tt >= div_step[None]) & dead[None], math.nan, F_blk)
-        loss_sum.index_add_(0, bin_of[t_lo:t_hi], F_blk)
-        # ΔF_t = Γ(t)·K(θ_{t+1}) + R(θ_{t+1}) − F(θ_t, t) for t = t_lo − 1 … t_hi − 2
-        dF_new = (G_blk64[:-1] * K64[1:]).sum(-1) + R64[1:] - F_blk[:-1]
-        F_new = F_blk[:-1]
-        t_first = t_lo
-        if prev is not None:
-            _, K_p, R_p, G_p, F_p = prev
-            dF0 = (G_p * K64[0]).sum(-1) + R64[0] - F_p
-            dF_new = torch.cat([dF0[None], dF_new])
-            F_new = torch.cat([F_p[None], F_new])
-            t_first = t_lo - 1
-        prev = (t_hi - 1, K64[-1], R64[-1], G_blk64[-1], F_blk[-1])
-        if dead.any():
-            tt = torch.arange(t_first, t_first + dF_new.shape[0])[:, None]
-            dF_new = torch.where((tt >= div_step[None] - 1) & dead[None], math.nan, dF_new)
-        if spec.record_full:
-            F_all[t_lo:t_hi] = F_blk
-            dF_all[t_first : t_first + dF_new.shape[0]] = dF_new
-        positive = dF_new > rtol * F_new.abs()
-        n_unstable += positive.sum(0)
-        dense = spec.dense_every > 0 and bool(positive.any())
-
+            measurements.measure(t, theta, G_blk[i], measurements.wants_lambda(t, dense))
+            ring.write(t, theta)
+            step(W_blk[i], K_blk[i], R_blk[i])
+        changes = book.close_block(t_lo, t_hi, K_blk, R_blk, G64, ring, theta, neta)
+        dense = spec.dense_every > 0 and changes.any_positive
         if spec.onset:
-            new = stream.push(dF_new.T, F_new.T, t_first)
-            if new:
-                _onset_lambdas(
-                    new,
-                    ring,
-                    R,
-                    t_hi,
-                    ep_theta,
-                    alt_theta,
-                    A,
-                    T,
-                    static_from,
-                    v_track,
-                    dtype,
-                    device,
-                    spec,
-                    eval_lambda,
-                    onset_lam,
-                    alt_lam,
-                )
-            # keep θ at the current episode's start and first alternation (confirmed later, maybe out of the ring)
-            for known, now, saved in ((ep_known, stream.episode, ep_theta), (alt_known, stream.episode_alt, alt_theta)):
-                fresh = (now != known) & (now >= t_hi - R)
-                for s in torch.nonzero(fresh).flatten().tolist():
-                    saved[s] = ring[int(now[s]) % R][s]
-            ep_known, alt_known = stream.episode.clone(), stream.episode_alt.clone()
+            onsets.push(changes.dF.T, changes.F.T, changes.t_first, ring, lambda_at)
 
-    # final state: ΔF of the last step, accuracies
-    G_last = _gamma_block(steps, steps + 1, A, T, static_from, dtype, device)[0]
-    K, Rr = dl.components(model.logits(theta), Y, spec.family, spec.weighting)
-    F_next = (prev[3] * K.to("cpu", torch.float64)).sum(-1) + Rr.to("cpu", torch.float64)
-    if spec.record_full:
-        dF_all[steps - 1] = torch.where(alive, F_next - prev[4], math.nan)
-    measure(steps, theta, G_last, steps in lam_steps)
-    lam = torch.stack(lam_v, 1) if lam_v else torch.zeros(S, 0, dtype=torch.float64)
-    lam_res = torch.stack(lam_r, 1) if lam_r else torch.zeros(S, 0, dtype=torch.float64)
-    if lam.shape[1]:
-        lam_t_ = torch.tensor(lam_t, dtype=torch.int64)
-        late = lam_t_[None] >= div_step[:, None]
-        lam = torch.where(late & ~alive[:, None], math.nan, lam)
-    out = {
-        "n_models": S,
-        "P": P,
-        "dtype": spec.dtype,
+    book.close_run(model, theta)
+    G_last = schedule.block(steps, steps + 1).to(device=device, dtype=dtype)[0]
+    measurements.measure(steps, theta, G_last, steps in measurements.lambda_steps)
+    Xv, yv = spiral3(spec.val_seed, spec.n_per_class, dtype=dtype)
+    return _collect(members, model, theta, (Xv.to(device), yv.to(device)), schedule, book, measurements, onsets)
+
+
+def _collect(members, model, theta, validation, schedule, book, measurements, onsets) -> dict[str, Any]:
+    """The result dict of :func:`train_chunk` from the run's pieces."""
+    return {
+        "n_models": len(members),
+        "P": model.P,
+        "dtype": book.spec.dtype,
         "eta": torch.tensor([m.eta for m in members], dtype=torch.float64),
-        "A": A,
-        "T": T,
+        "A": schedule.A,
+        "T": schedule.T,
         "replica": torch.tensor([m.replica for m in members], dtype=torch.int64),
-        "diverged": ~alive,
-        "diverged_step": div_step,
-        "final_loss": torch.where(alive, prev[4], math.nan),
-        "n_unstable": n_unstable,
+        **book.records(),
         "train_acc": model.accuracy(theta).to("cpu", torch.float64),
-        "val_acc": model.accuracy(theta, Xv, yv).to("cpu", torch.float64),
-        "loss_bin_start": edges[:-1].clone(),
-        "loss_bin_end": edges[1:].clone(),
-        "loss_bin_mean": (loss_sum / loss_cnt[:, None]).T.contiguous(),
-        "lambda_t": torch.tensor(lam_t, dtype=torch.int64),
-        "lambda": lam,
-        "lambda_residual": lam_res,
-        "onset_t": stream.onset_t,
-        "onset_lambda": onset_lam,
-        "alt_t": stream.alt_t,
-        "alt_lambda": alt_lam,
+        "val_acc": model.accuracy(theta, *validation).to("cpu", torch.float64),
+        **measurements.records(book.alive, book.diverged_step),
+        "onset_t": onsets.stream.onset_t,
+        "lambda_onset": onsets.lambda_onset,
+        "alternation_t": onsets.stream.alternation_t,
+        "lambda_alternation": onsets.lambda_alternation,
     }
-    if spec.record_full:
-        out["F"] = F_all.T.contiguous()
-        out["dF"] = dF_all.T.contiguous()
-    if spec.snapshot_steps:
-        out["snap_t"] = torch.tensor(spec.snapshot_steps, dtype=torch.int64)
-        out["snap_theta"] = torch.stack(snaps, 1)
-    if spec.top2_steps:
-        out["top2_t"] = torch.tensor(spec.top2_steps, dtype=torch.int64)
-        out["top2_values"] = torch.stack(top2_val, 1)
-        out["top2_vectors"] = torch.stack(top2_vec, 1)
-    return out
-
-
-def _onset_lambdas(
-    new,
-    ring,
-    R,
-    t_hi,
-    ep_theta,
-    alt_theta,
-    A,
-    T,
-    static_from,
-    v_track,
-    dtype,
-    device,
-    spec,
-    eval_lambda,
-    onset_lam,
-    alt_lam,
-) -> None:
-    """λ_max at the onset t* and at the alternation start (θ from the ring, or the copies saved there)."""
-    thetas, times, idx = [], [], []
-    for s, _, e, ta in new:
-        thetas += [
-            ring[e % R][s] if e >= t_hi - R else ep_theta[s],
-            ring[ta % R][s] if ta >= t_hi - R else alt_theta[s],
-        ]
-        times += [e, ta]
-        idx += [s, s]
-    idx_t = torch.tensor(idx)
-    G = dl.gamma(torch.tensor(times), A[idx_t], T[idx_t], 3, static_from=static_from[idx_t]).to(
-        device=device, dtype=dtype
-    )
-    res = eval_lambda(torch.stack(thetas), G, v_track[idx_t.to(device)], spec.lambda_m_cold)
-    for j, (s, k, _, _) in enumerate(new):
-        onset_lam[s, k] = float(res.values[2 * j, 0])
-        alt_lam[s, k] = float(res.values[2 * j + 1, 0])
 
 
 # -- chunking over processes -------------------------------------------------------------------
@@ -428,10 +492,10 @@ def _run_chunk_bytes(spec: TrainSpec, members: list[Member], device: str) -> byt
 
 
 #: Result entries indexed by period (padded with -1/NaN to the batch's largest number of periods).
-PERIOD_KEYS = ("onset_t", "onset_lambda", "alt_t", "alt_lambda")
+PERIOD_KEYS = ("onset_t", "lambda_onset", "alternation_t", "lambda_alternation")
 #: Result entries that are the same for every member (time axes), not stacked along members.
 SHARED_KEYS = ("loss_bin_start", "loss_bin_end", "lambda_t", "snap_t", "top2_t")
-_PAD = {"onset_t": -1, "alt_t": -1, "onset_lambda": math.nan, "alt_lambda": math.nan}
+_PAD = {"onset_t": -1, "alternation_t": -1, "lambda_onset": math.nan, "lambda_alternation": math.nan}
 
 
 def concat_parts(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:

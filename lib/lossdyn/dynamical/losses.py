@@ -1,25 +1,28 @@
-"""Dynamical loss functions (Paper 2, Lavin Pallero & Ruiz-Garcia, arXiv 2410.10690).
+"""Dynamical loss functions (Paper 2, Lavin Pallero & Ruiz-Garcia, arXiv:2410.10690).
 
-The class weights Γ_i(t) (spec §1.2, the authors' ``c_fn``): in period k = ⌊t/T⌋ class
+The class weights Γ_i(t) of amplitude A and period T (the paper's TL;DR and abstract; the exact
+wave is the authors' earlier code, book/methods.md#p2-losses): in period k = ⌊t/T⌋ class
 c_k = k mod C is "up"; its raw weight is a triangle wave w(τ), τ = t − kT, rising linearly from
 1 at τ = 0 to A at τ = T/2 and back to 1 at τ = T; the other classes have raw weight 1. The
 weights are normalised so that Σ_i Γ_i = C:
 
     Γ_up = C·w/(w + C − 1),   Γ_other = C/(w + C − 1).
 
-A = 1 gives Γ ≡ 1, i.e. the static loss. The losses (spec §1):
+A = 1 gives Γ ≡ 1, i.e. the static loss. The losses (the paper's F_CE, F_DCE, F_MSE,
+F_DMSE1, F_DMSE2; the formulas and what is not verified against the paper body:
+book/methods.md#p2-losses):
 
 * CE   F = −(1/N) Σ_μ log p_{y_μ}(x_μ)
 * DCE  F = −(1/N) Σ_μ Γ_{y_μ}(t) log p_{y_μ}(x_μ)
 * MSE  F = (1/N) Σ_μ Σ_i (f_i(x_μ) − δ_{i,y_μ})²   (no ½; raw outputs, no softmax)
-* DMSE with a ``weighting`` switch (spec §1.3, formulas not verified against the paper body):
+* DMSE with a ``weighting`` switch (the paper's DMSE1/DMSE2 formulas were not reachable):
   ``sample_class`` (DMSE1)  F = (1/N) Σ_μ Γ_{y_μ} Σ_i (f_i − δ_{i,y_μ})²;
   ``output_component`` (DMSE2)  F = (1/N) Σ_μ Σ_i Γ_i (f_i − δ_{i,y_μ})²;
   ``correct_output_only``  F = (1/N) Σ_μ [Γ_{y_μ}(f_{y_μ} − 1)² + Σ_{i≠y_μ} f_i²].
 
 Every loss is linear in Γ: F(θ, t) = Σ_c Γ_c(t) K_c(θ) + R(θ). :func:`components` returns
 (K, R), which lets the trainer evaluate the *same-landscape* change
-ΔF_t = F(θ_{t+1}, t) − F(θ_t, t) without a second forward pass.
+ΔF_t = F(θ_{t+1}, t) − F(θ_t, t) without a second forward pass (book/methods.md#p2-onset).
 
 Two layouts: the reference functions take logits ``(N, C)`` and labels ``(N,)`` (tests, plots);
 the batched ones used by the ensemble trainer take feature-major logits ``O`` of shape
@@ -41,7 +44,9 @@ __all__ = [
     "cross_entropy",
     "dlogits",
     "dynamical_cross_entropy",
+    "dlogit_weights",
     "dynamical_mse",
+    "fused_parts_",
     "gamma",
     "weights",
     "loss_family",
@@ -71,7 +76,7 @@ def loss_family(name: str) -> tuple[str, str, bool]:
 
 # -- Γ_i(t) -----------------------------------------------------------------------------------
 def raw_weight(tau: torch.Tensor, A: torch.Tensor | float, T: torch.Tensor | float) -> torch.Tensor:
-    """Triangle wave w(τ) (spec §1.2): 1 + 2(A−1)τ/T for τ < T/2, else 2A − 1 − 2(A−1)τ/T."""
+    """Triangle wave w(τ) (book/methods.md#p2-losses): 1 + 2(A−1)τ/T for τ < T/2, else 2A − 1 − 2(A−1)τ/T."""
     tau = torch.as_tensor(tau, dtype=torch.float64)
     A = torch.as_tensor(A, dtype=torch.float64)
     T = torch.as_tensor(T, dtype=torch.float64)
@@ -90,8 +95,8 @@ def gamma(
 ) -> torch.Tensor:
     """Γ(t) of shape ``broadcast(t, A, T).shape + (C,)`` in float64.
 
-    Exactly T steps per period, class 0 up first, phase τ = 0 at t = 0 (spec §7 #9). From step
-    ``static_from`` on (the "A = 1 in the last period" switch of Fig. 4) Γ ≡ 1.
+    Exactly T steps per period, class 0 up first, phase τ = 0 at t = 0 (book/methods.md#p2-losses).
+    From step ``static_from`` on (the "A = 1 for the last oscillation" of the Fig. 4 caption) Γ ≡ 1.
     """
     t = torch.as_tensor(t, dtype=torch.int64)
     T_i = torch.as_tensor(T, dtype=torch.int64)
@@ -117,12 +122,12 @@ def dynamical_cross_entropy(logits: torch.Tensor, y: torch.Tensor, G: torch.Tens
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """F_CE = −(1/N) Σ_μ log p_{y_μ} (spec §1.1)."""
+    """F_CE = −(1/N) Σ_μ log p_{y_μ} (the paper's cross-entropy, book/methods.md#p2-losses)."""
     return dynamical_cross_entropy(logits, y, torch.ones(logits.shape[-1], dtype=logits.dtype, device=logits.device))
 
 
 def dynamical_mse(out: torch.Tensor, y: torch.Tensor, G: torch.Tensor, weighting: str = "sample_class") -> torch.Tensor:
-    """F_DMSE (spec §1.3) on raw outputs ``(N, C)``; ``weighting`` as in :data:`WEIGHTINGS`."""
+    """F_DMSE (book/methods.md#p2-losses) on raw outputs ``(N, C)``; ``weighting`` as in :data:`WEIGHTINGS`."""
     onehot = torch.nn.functional.one_hot(y, out.shape[-1]).to(out.dtype)
     err2 = (out - onehot) ** 2
     if weighting == "sample_class":
@@ -137,7 +142,7 @@ def dynamical_mse(out: torch.Tensor, y: torch.Tensor, G: torch.Tensor, weighting
 
 
 def mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """F_MSE = (1/N) Σ_μ Σ_i (f_i − δ_{i,y_μ})² (spec §1.3, §7 #2: no ½)."""
+    """F_MSE = (1/N) Σ_μ Σ_i (f_i − δ_{i,y_μ})² (no ½, book/methods.md#p2-losses)."""
     return dynamical_mse(out, y, torch.ones(out.shape[-1], dtype=out.dtype, device=out.device))
 
 
@@ -208,3 +213,45 @@ def rop_dlogits(
             P = torch.softmax(O, dim=1)
         return W * P * (RO - (P * RO).sum(1, keepdim=True))
     return 2.0 * W * RO
+
+
+# -- the trainer's fused form: one forward pass gives K(θ_t) and ∂F/∂O ---------------------------
+def dlogit_weights(Y: torch.Tensor, G: torch.Tensor, family: str, weighting: str = "sample_class") -> torch.Tensor:
+    """The factor of ∂F/∂O for a block of Γ's ``G`` (..., S, C): CE W (∂F/∂O = W ⊙ (softmax(O) − Y)),
+    MSE 2W (∂F/∂O = 2W ⊙ (O − Y)), with W = :func:`weights`."""
+    W = weights(Y, G, weighting)
+    if family != "ce":
+        W = 2.0 * W  # ∂/∂O of W ⊙ (O − Y)²
+    return W
+
+
+def fused_parts_(
+    O: torch.Tensor,
+    Y: torch.Tensor,
+    W: torch.Tensor,
+    family: str,
+    weighting: str,
+    K_out: torch.Tensor,
+    R_out: torch.Tensor,
+) -> torch.Tensor:
+    """∂F/∂O (S, C, N) and, written into ``K_out`` (S, C) / ``R_out`` (S,), the loss parts *unscaled*.
+
+    ``W`` is :func:`dlogit_weights` at Γ(t). The parts are K_c = Σ_μ Y_cμ log p_cμ (CE; the trainer
+    multiplies by −1/N in float64) or the sums of squared errors of :func:`components` (MSE; times
+    1/N later); ``R_out`` is written only for ``correct_output_only``. ``O`` is overwritten (the
+    trainer's one temporary per step).
+    """
+    if family == "ce":
+        logp = torch.log_softmax(O, 1)
+        torch.sum(logp * Y, -1, out=K_out)
+        return logp.exp_().sub_(Y).mul_(W)
+    D = O.sub_(Y)
+    E = D * D
+    if weighting == "sample_class":
+        K_out[...] = (E.sum(1, keepdim=True) * Y).sum(-1)
+    elif weighting == "output_component":
+        K_out[...] = E.sum(-1)
+    else:
+        K_out[...] = (E * Y).sum(-1)
+        R_out[...] = (E * (1 - Y)).sum((1, 2))
+    return D.mul_(W)

@@ -1,11 +1,12 @@
-"""Instability onset in a gradient-descent trajectory (Paper 2, spec §5; the rule is the companion's [INF]).
+"""Instability onset in a gradient-descent trajectory, and λ_max there (Paper 2, Figs. 2(d) and 5).
 
-The paper's exact rule was not reachable. The companion uses the *same-landscape* loss change
+The paper's exact rule was not reachable; the companion's rule (book/methods.md#p2-onset) uses
+the *same-landscape* loss change
 
     ΔF_t = F(θ_{t+1}, t) − F(θ_t, t),
 
 which removes the explicit drift dΓ/dt (stable GD has ΔF_t < 0), with the tolerance
-tol_t = rtol·|F(θ_t, t)| (spec: rtol = 1e-12 in float64).
+tol_t = rtol·|F(θ_t, t)| (:func:`default_rtol`).
 
 * An **episode** is a run of steps with ΔF > tol in which consecutive positive steps are fewer
   than ``quiet`` steps apart (so the bouncing that goes on across a period boundary stays one
@@ -15,27 +16,33 @@ tol_t = rtol·|F(θ_t, t)| (spec: rtol = 1e-12 in float64).
   some step of the episode raises the loss by at least ``min_jump``·|F| (default 0.1 %). The
   period-doubling cascades raise it by 1–30 % per step; late in training, once the loss is small,
   ReLU networks also show short alternations whose increases are ~1e-5·|F| and decay, at λ_max far
-  below 2/η — those are not counted (the companion's choice; spec §5 does not have this clause).
-* Its **onset** t* is the episode's first step with ΔF > tol ("first step with ΔF > 0 followed by
-  period-2 alternation", spec §5); t_alt is the first step of the alternation.
+  below 2/η — those are not counted (the min-jump clause, book/methods.md#p2-onset).
+* Its **onset** t* is the episode's first step with ΔF > tol (the first ΔF > 0 followed by a
+  period-2 alternation); t_alt is the first step of the alternation.
 * Every period (one class up per period) gets the onset of its first instability; an instability
   belongs to the period in which its episode started.
 
 :class:`OnsetStream` does this on a stream of ΔF blocks (the trainer's bookkeeping);
-:func:`first_onset_per_period` on a whole recorded sequence.
+:func:`first_onset_per_period` on a whole recorded sequence. :class:`OnsetCurvature` follows a
+stream in the ensemble trainer and evaluates λ_max exactly at θ_{t*} and θ_{t_alt} of every new
+onset (the ``lambda_onset`` and ``lambda_alternation`` of :func:`lossdyn.dynamical.ensemble.train_chunk`,
+averaged per condition in Fig. 5).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 
-__all__ = ["OnsetStream", "alternation_starts", "default_rtol", "first_onset_per_period"]
+__all__ = ["OnsetCurvature", "OnsetStream", "alternation_starts", "default_rtol", "first_onset_per_period"]
 
 _NONE = -(2**40)
 
 
 def default_rtol(dtype: torch.dtype) -> float:
-    """Relative tolerance on ΔF: 1e-12 in float64 (spec §5); 1e-6 in float32 (F is rounded at ~1e-7)."""
+    """Relative tolerance on ΔF: 1e-12 in float64, 1e-6 in float32 (F is rounded at ~1e-7); book/methods.md#p2-onset."""
     return 1e-12 if dtype == torch.float64 else 1e-6
 
 
@@ -61,9 +68,10 @@ class OnsetStream:
 
     :meth:`push` takes consecutive ΔF/F columns; it evaluates every column that has ``flips``
     columns of look-ahead and keeps the rest for the next call. It returns the new onsets as
-    ``(model, period, t_onset, t_alternation)`` tuples; ``onset_t``/``alt_t`` hold all of them.
-    After a push, ``episode`` and ``episode_alt`` hold each model's current episode start and the
-    first alternation start in it (−2⁴⁰ / −1 if none), so a caller can keep θ at those steps.
+    ``(model, period, t_onset, t_alternation)`` tuples; ``onset_t``/``alternation_t`` (S, n_periods)
+    hold all of them (−1: none). After a push, ``episode`` and ``episode_alternation`` hold each
+    model's current episode start and the first alternation start in it (−2⁴⁰ / −1 if none), so a
+    caller can keep θ at those steps.
     """
 
     def __init__(
@@ -80,10 +88,10 @@ class OnsetStream:
         S = self.T.shape[0]
         self.flips, self.rtol, self.quiet, self.min_jump = flips, rtol, quiet, min_jump
         self.onset_t = torch.full((S, n_periods), -1, dtype=torch.int64)
-        self.alt_t = torch.full((S, n_periods), -1, dtype=torch.int64)
+        self.alternation_t = torch.full((S, n_periods), -1, dtype=torch.int64)
         self.last_pos = torch.full((S,), _NONE, dtype=torch.int64)
         self.episode = torch.full((S,), _NONE, dtype=torch.int64)
-        self.episode_alt = torch.full((S,), -1, dtype=torch.int64)
+        self.episode_alternation = torch.full((S,), -1, dtype=torch.int64)
         self._big = [False] * S  # the current episode has had a loss increase >= min_jump·|F|
         self._done = [False] * S  # the current episode has been counted
         self.dF = torch.empty(S, 0, dtype=torch.float64)
@@ -115,7 +123,7 @@ class OnsetStream:
         new = []
         for s in torch.nonzero((alt | big | starts).any(1)).flatten().tolist():
             Ts = int(self.T[s])
-            ep_cur, ep_alt = int(self.episode[s]), int(self.episode_alt[s])
+            ep_cur, ep_alt = int(self.episode[s]), int(self.episode_alternation[s])
             alt_s, big_s, ep_s = alt[s].tolist(), big[s].tolist(), episode[s].tolist()
             for i in torch.nonzero(alt[s] | big[s] | starts[s]).flatten().tolist():
                 e = ep_s[i]
@@ -131,9 +139,9 @@ class OnsetStream:
                     k = e // Ts
                     if k < self.onset_t.shape[1] and self.onset_t[s, k] < 0:
                         self.onset_t[s, k] = e
-                        self.alt_t[s, k] = ep_alt
+                        self.alternation_t[s, k] = ep_alt
                         new.append((s, k, e, ep_alt))
-            self.episode_alt[s] = ep_alt
+            self.episode_alternation[s] = ep_alt
         self.last_pos = upto[:, -1]
         self.episode = episode[:, -1]
         self.dF, self.F = self.dF[:, n:], self.F[:, n:]
@@ -153,10 +161,76 @@ def first_onset_per_period(
     min_jump: float = 1e-3,
     t0: int = 0,
 ):
-    """``(onset_t, alt_t)``, each (S, n_periods) int64 (−1: none), for a whole recorded ΔF sequence."""
+    """``(onset_t, alternation_t)``, each (S, n_periods) int64 (−1: none), for a whole recorded ΔF sequence."""
     S = dF.shape[0]
     stream = OnsetStream(
         torch.as_tensor(T).expand(S), n_periods, flips=flips, rtol=rtol, quiet=quiet, min_jump=min_jump
     )
     stream.push(dF, F, t0)
-    return stream.onset_t, stream.alt_t
+    return stream.onset_t, stream.alternation_t
+
+
+class OnsetCurvature:
+    """λ_max at the onsets an :class:`OnsetStream` finds, at the exact parameters θ_{t*} and θ_{t_alt}.
+
+    An onset is confirmed some steps after t* (once the alternation and the loss spike are seen),
+    so θ_{t*} is read from the trainer's ring buffer of recent parameters (``ring.holds(t)``,
+    ``ring.theta(t, s)``) or, if the episode started before the ring's window, from the copy this
+    object kept when the episode (or its first alternation) began. ``lambda_at(thetas (n, P),
+    times, members) -> (n,)`` evaluates λ_max(θ, Γ(t)) of each member (the trainer's cold-start
+    Lanczos, book/methods.md#p2-curvature).
+
+    ``lambda_onset`` and ``lambda_alternation`` (S, n_periods) float64 hold λ_max at each period's
+    onset t* and at its alternation start t_alt (NaN where the period has no onset).
+    """
+
+    def __init__(self, stream: OnsetStream, P: int, dtype: torch.dtype, device: torch.device):
+        self.stream = stream
+        S, n_periods = stream.onset_t.shape
+        self.lambda_onset = torch.full((S, n_periods), math.nan, dtype=torch.float64)
+        self.lambda_alternation = torch.full((S, n_periods), math.nan, dtype=torch.float64)
+        self._episode_theta = torch.zeros(S, P, dtype=dtype, device=device)  # θ at the current episode's start
+        self._alternation_theta = torch.zeros(S, P, dtype=dtype, device=device)  # θ at its first alternation
+        self._episode_known = stream.episode.clone()
+        self._alternation_known = stream.episode_alternation.clone()
+
+    def push(
+        self,
+        dF: torch.Tensor,
+        F: torch.Tensor,
+        t0: int,
+        ring,
+        lambda_at: Callable[[torch.Tensor, list[int], list[int]], torch.Tensor],
+    ) -> None:
+        """Push ΔF_t, F(θ_t, t) (S, L) from step ``t0`` on; measure λ_max at the new onsets."""
+        new = self.stream.push(dF, F, t0)
+        if new:
+            self._measure(new, ring, lambda_at)
+        self._keep_episode_thetas(ring)
+
+    def _measure(self, new: list[tuple[int, int, int, int]], ring, lambda_at) -> None:
+        """λ_max at t* and at t_alt of each new onset, in one batched evaluation."""
+        thetas, times, idx = [], [], []
+        for s, _, e, ta in new:
+            thetas += [
+                ring.theta(e, s) if ring.holds(e) else self._episode_theta[s],
+                ring.theta(ta, s) if ring.holds(ta) else self._alternation_theta[s],
+            ]
+            times += [e, ta]
+            idx += [s, s]
+        values = lambda_at(torch.stack(thetas), times, idx)
+        for j, (s, k, _, _) in enumerate(new):
+            self.lambda_onset[s, k] = float(values[2 * j])
+            self.lambda_alternation[s, k] = float(values[2 * j + 1])
+
+    def _keep_episode_thetas(self, ring) -> None:
+        """Copy θ at a new episode start or first alternation while the ring still holds it (confirmed later)."""
+        stream = self.stream
+        for known, now, saved in (
+            (self._episode_known, stream.episode, self._episode_theta),
+            (self._alternation_known, stream.episode_alternation, self._alternation_theta),
+        ):
+            for s in torch.nonzero((now != known) & ring.holds_each(now)).flatten().tolist():
+                saved[s] = ring.theta(int(now[s]), s)
+        self._episode_known = stream.episode.clone()
+        self._alternation_known = stream.episode_alternation.clone()

@@ -2,9 +2,12 @@
 
 For every width H and learning rate η, ``n_seeds`` networks are trained with the static
 cross-entropy by full-batch GD for ``time_budget``/η steps (the same "gradient-flow time" for
-every η). The run returns the mean loss over seeds on log-spaced time bins, λ_max(t) on a
-log-spaced grid (warm-started Lanczos), the loss-increase steps (ΔF > 0 on the fixed landscape)
-and the first instability of each run (:mod:`lossdyn.dynamical.onset`, one "period" = the whole run).
+every η; the paper's widths, rates and durations are not stated: book/methods.md#p2-fig1-choices). The
+trainer (:func:`lossdyn.dynamical.ensemble.train_chunk`) returns per network the loss on
+log-spaced time bins, λ_max(t) on a log-spaced grid (warm-started Lanczos), the loss-increase
+steps (ΔF > 0 on the fixed landscape) and the first instability of each run
+(:mod:`lossdyn.dynamical.onset`, one "period" = the whole run); :func:`finish` averages them over
+the networks of each (H, η) into a :class:`Run`.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from lossdyn.dynamical.spiral3 import spiral3
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES
-from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.plotting import PALETTE, edge_of_stability, new_figure
 from lossdyn.pipeline.units import EnsemblePlan
 
 __all__ = [
     "Config",
+    "Result",
+    "Run",
     "claims",
     "finish",
     "jobs",
@@ -37,10 +42,9 @@ __all__ = [
 ]
 
 
-#: λ_max "at 2/η" means within 15 %; "below 2/η" means under 90 % of it (declared before running).
+#: λ_max "at 2/η" means within 15 %; "below 2/η" means under 90 % of it (declared before running;
+#: book/methods.md#p2-fig1-choices).
 PLATEAU_TOLERANCE = 0.15
-
-
 BELOW = 0.90
 
 
@@ -111,123 +115,195 @@ def plan(cfg: Config) -> EnsemblePlan:
     return EnsemblePlan(jobs(cfg))
 
 
-def finish(cfg: Config, results: list[dict[str, Any]]) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One (H, η): means over its networks that did not diverge (NaN if all did).
+
+    * ``H``, ``eta``, ``steps``: width, learning rate, GD steps (``time_budget``/η);
+    * ``loss_bin_start``, ``loss_bin_end`` (bins,) int64: log-spaced bins of steps [start, end);
+      ``loss_mean`` (bins,) float64: the mean loss F_CE(θ_t) over each bin and the networks;
+    * ``lambda_t`` (L,) int64: the steps of the λ_max grid; ``lambda_max_mean``, ``lambda_max_sem``
+      (L,) float64: λ_max mean and SEM over the networks (SEM NaN below 2 networks);
+    * ``lambda_max_final`` (+ ``_sem``): λ_max at the last step; ``lambda_max_late`` (+ ``_sem``): each
+      network's mean λ_max over the second half of training, then mean (SEM) over networks;
+      ``lambda_max_peak``: each network's largest λ_max, averaged;
+    * ``loss_late``: each network's mean binned loss over the second half, averaged; ``final_loss``:
+      F at the last step; ``train_acc``: training accuracy at the end;
+    * ``fraction_with_instability``: fraction of all networks with an instability onset
+      (book/methods.md#p2-onset); ``n_unstable_steps``: mean number of steps with ΔF_t > tol;
+      ``lambda_onset``: mean over the networks with an onset of λ_max at it (NaN if none);
+    * ``n_diverged``: networks whose loss overflowed.
+    """
+
+    H: int
+    eta: float
+    steps: int
+    loss_bin_start: torch.Tensor
+    loss_bin_end: torch.Tensor
+    loss_mean: torch.Tensor
+    lambda_t: torch.Tensor
+    lambda_max_mean: torch.Tensor
+    lambda_max_sem: torch.Tensor
+    lambda_max_final: float
+    lambda_max_final_sem: float
+    lambda_max_late: float
+    lambda_max_late_sem: float
+    lambda_max_peak: float
+    loss_late: float
+    final_loss: float
+    train_acc: float
+    fraction_with_instability: float
+    n_unstable_steps: float
+    lambda_onset: float
+    n_diverged: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """Fig. 1's result: ``widths``, ``etas``, ``n_seeds``, ``time_budget``, ``dtype`` (from the config);
+    ``runs``: one :class:`Run` per (H, η), H outermost; ``X`` (300, 2) float64 and ``y`` (300,) int64:
+    the training set (the inset of panel (a))."""
+
+    widths: tuple[int, ...]
+    etas: tuple[float, ...]
+    n_seeds: int
+    time_budget: float
+    dtype: str
+    runs: tuple[Run, ...]
+    X: torch.Tensor
+    y: torch.Tensor
+
+
+def _sem(v: torch.Tensor, ok: torch.Tensor, n: int) -> float:
+    """SEM over the networks ``ok`` of the per-network values ``v`` (NaN below 2 networks)."""
+    return float(v[ok].std(unbiased=True) / math.sqrt(n)) if n > 1 else math.nan
+
+
+def summarise(H: int, eta: float, steps: int, r: dict[str, Any]) -> Run:
+    """The :class:`Run` of one (H, η) from its ensemble result ``r``."""
+    lam, lt = r["lambda_max"], r["lambda_t"]
+    late = lt >= steps // 2
+    lam_late = torch.nanmean(lam[:, late], 1)
+    ok = ~r["diverged"]
+    n = int(ok.sum())
+    half = r["loss_bin_start"] >= steps // 2
+    loss_late = torch.nanmean(r["loss_bin_mean"][:, half], 1)
+    first = r["onset_t"][:, 0] >= 0
+    return Run(
+        H=H,
+        eta=eta,
+        steps=steps,
+        loss_bin_start=r["loss_bin_start"],
+        loss_bin_end=r["loss_bin_end"],
+        loss_mean=torch.nanmean(r["loss_bin_mean"][ok], 0) if n else r["loss_bin_mean"][0] * math.nan,
+        lambda_t=lt,
+        lambda_max_mean=torch.nanmean(lam[ok], 0) if n else lam[0] * math.nan,
+        lambda_max_sem=lam[ok].std(0, unbiased=True) / math.sqrt(n) if n > 1 else lam[0] * math.nan,
+        lambda_max_final=float(lam[ok, -1].mean()) if n else math.nan,
+        lambda_max_final_sem=_sem(lam[:, -1], ok, n),
+        lambda_max_late=float(lam_late[ok].mean()) if n else math.nan,
+        lambda_max_late_sem=_sem(lam_late, ok, n),
+        lambda_max_peak=float(lam[ok].max(1).values.mean()) if n else math.nan,
+        loss_late=float(loss_late[ok].mean()) if n else math.nan,
+        final_loss=float(r["final_loss"][ok].mean()) if n else math.nan,
+        train_acc=float(r["train_acc"][ok].mean()) if n else math.nan,
+        fraction_with_instability=float(first.to(torch.float64).mean()),
+        n_unstable_steps=float(r["n_unstable"].to(torch.float64).mean()),
+        lambda_onset=float(torch.nanmean(r["lambda_onset"][:, 0])) if bool(first.any()) else math.nan,
+        n_diverged=int(r["diverged"].sum()),
+    )
+
+
+def finish(cfg: Config, results: list[dict[str, Any]]) -> Result:
     """The page's result from one ensemble result per (H, η), in :func:`jobs` order."""
     keys = [(H, eta, int(round(cfg.time_budget / eta))) for H in cfg.widths for eta in cfg.etas]
-    runs = []
-    for (H, eta, steps), r in zip(keys, results):
-        lam, lt = r["lambda"], r["lambda_t"]
-        late = lt >= steps // 2
-        lam_late = torch.nanmean(lam[:, late], 1)
-        ok = ~r["diverged"]
-        n = int(ok.sum())
-        sem = lambda v: float(v[ok].std(unbiased=True) / math.sqrt(n)) if n > 1 else math.nan  # noqa: E731
-        half = r["loss_bin_start"] >= steps // 2
-        loss_late = torch.nanmean(r["loss_bin_mean"][:, half], 1)
-        runs.append(
-            {
-                "H": H,
-                "eta": eta,
-                "steps": steps,
-                "loss_bin_start": r["loss_bin_start"],
-                "loss_bin_end": r["loss_bin_end"],
-                "loss_mean": torch.nanmean(r["loss_bin_mean"][ok], 0) if n else r["loss_bin_mean"][0] * math.nan,
-                "lambda_t": lt,
-                "lambda_mean": torch.nanmean(lam[ok], 0) if n else lam[0] * math.nan,
-                "lambda_sem": lam[ok].std(0, unbiased=True) / math.sqrt(n) if n > 1 else lam[0] * math.nan,
-                "lambda_final": float(lam[ok, -1].mean()) if n else math.nan,
-                "lambda_final_sem": sem(lam[:, -1]),
-                "lambda_late": float(lam_late[ok].mean()) if n else math.nan,
-                "lambda_late_sem": sem(lam_late),
-                "lambda_peak": float(lam[ok].max(1).values.mean()) if n else math.nan,
-                "loss_late": float(loss_late[ok].mean()) if n else math.nan,
-                "final_loss": float(r["final_loss"][ok].mean()) if n else math.nan,
-                "train_acc": float(r["train_acc"][ok].mean()) if n else math.nan,
-                "frac_unstable": float((r["onset_t"][:, 0] >= 0).to(torch.float64).mean()),
-                "n_unstable_steps": float(r["n_unstable"].to(torch.float64).mean()),
-                "lambda_at_first_onset": float(torch.nanmean(r["onset_lambda"][:, 0]))
-                if bool((r["onset_t"][:, 0] >= 0).any())
-                else math.nan,
-                "n_diverged": int(r["diverged"].sum()),
-            }
-        )
     X, y = spiral3(0)
+    return Result(
+        widths=tuple(cfg.widths),
+        etas=tuple(cfg.etas),
+        n_seeds=cfg.n_seeds,
+        time_budget=cfg.time_budget,
+        dtype=cfg.dtype,
+        runs=tuple(summarise(H, eta, steps, r) for (H, eta, steps), r in zip(keys, results)),
+        X=X,
+        y=y,
+    )
+
+
+def _run(res: Result, H: int, eta: float) -> Run:
+    return next(r for r in res.runs if r.H == H and r.eta == eta)
+
+
+def _key(r: Run) -> str:
+    return f"H={r.H},eta={r.eta:g}"
+
+
+def key_numbers(res: Result) -> dict[str, Any]:
+    """The sidecar's numbers, per run ``H=…,eta=…``, named like the :class:`Run` fields."""
     return {
-        "widths": list(cfg.widths),
-        "etas": list(cfg.etas),
-        "n_seeds": cfg.n_seeds,
-        "time_budget": cfg.time_budget,
-        "dtype": cfg.dtype,
-        "runs": runs,
-        "X": X,
-        "y": y,
+        "lambda_max_final": {_key(r): r.lambda_max_final for r in res.runs},
+        "lambda_max_final_sem": {_key(r): r.lambda_max_final_sem for r in res.runs},
+        "lambda_max_late": {_key(r): r.lambda_max_late for r in res.runs},
+        "loss_late": {_key(r): r.loss_late for r in res.runs},
+        "fraction_with_instability": {_key(r): r.fraction_with_instability for r in res.runs},
+        "n_diverged": {_key(r): r.n_diverged for r in res.runs},
+        "dtype": res.dtype,
     }
 
 
-def _run(res: dict[str, Any], H: int, eta: float) -> dict[str, Any]:
-    return next(r for r in res["runs"] if r["H"] == H and r["eta"] == eta)
-
-
-def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
-    key = lambda r: f"H={r['H']},eta={r['eta']:g}"  # noqa: E731
-    return {
-        "lambda_max_final": {key(r): r["lambda_final"] for r in res["runs"]},
-        "lambda_max_final_sem": {key(r): r["lambda_final_sem"] for r in res["runs"]},
-        "lambda_max_late_mean": {key(r): r["lambda_late"] for r in res["runs"]},
-        "loss_late_mean": {key(r): r["loss_late"] for r in res["runs"]},
-        "fraction_of_runs_with_instability": {key(r): r["frac_unstable"] for r in res["runs"]},
-        "n_diverged": {key(r): r["n_diverged"] for r in res["runs"]},
-        "dtype": res["dtype"],
-    }
-
-
-def lambda_table(res: dict[str, Any]) -> str:
+def lambda_table(res: Result) -> str:
+    """One row per (H, η) at fixed precision (printed by the notebook)."""
     lines = [
         "     H     eta   steps  loss (2nd half)  lambda_max: final ± SEM   2nd-half mean   peak    "
         "final*eta/2  runs with instability  train acc  diverged"
     ]
-    for r in res["runs"]:
+    for r in res.runs:
         lines.append(
-            f"{r['H']:>6} {r['eta']:>7.3f} {r['steps']:>7d}  {r['loss_late']:>15.4f}  {r['lambda_final']:>10.4f} ± "
-            f"{r['lambda_final_sem']:>7.4f}   {r['lambda_late']:>13.4f}  {r['lambda_peak']:>6.3f}  "
-            f"{r['lambda_final'] * r['eta'] / 2:>11.3f}  {r['frac_unstable']:>21.2f}  {r['train_acc']:>9.3f}  {r['n_diverged']:>8d}"
+            f"{r.H:>6} {r.eta:>7.3f} {r.steps:>7d}  {r.loss_late:>15.4f}  {r.lambda_max_final:>10.4f} ± "
+            f"{r.lambda_max_final_sem:>7.4f}   {r.lambda_max_late:>13.4f}  {r.lambda_max_peak:>6.3f}  "
+            f"{r.lambda_max_final * r.eta / 2:>11.3f}  {r.fraction_with_instability:>21.2f}  {r.train_acc:>9.3f}  "
+            f"{r.n_diverged:>8d}"
         )
     return "\n".join(lines)
 
 
-def claims(res: dict[str, Any]) -> list[Claim]:
-    W, E = res["widths"], sorted(res["etas"])
+def _late_ratio(res: Result, H: int, eta: float) -> str:
+    return f"{_run(res, H, eta).lambda_max_late * eta / 2:.2f}"
+
+
+def claims(res: Result) -> list[Claim]:
+    """P2-F1a–d (Fig. 1's caption); thresholds :data:`PLATEAU_TOLERANCE` and :data:`BELOW`."""
+    W, E = res.widths, sorted(res.etas)
     eta_lo, eta_hi = E[0], E[-1]
     # 1. loss level ordered by width (larger network → lower loss) at every η
     ordered = {
-        eta: all(_run(res, a, eta)["loss_late"] > _run(res, b, eta)["loss_late"] for a, b in zip(W, W[1:])) for eta in E
+        eta: all(_run(res, a, eta).loss_late > _run(res, b, eta).loss_late for a, b in zip(W, W[1:])) for eta in E
     }
     # 2. spikes / instabilities
-    frac = {(r["H"], r["eta"]): r["frac_unstable"] for r in res["runs"]}
+    frac = {(r.H, r.eta): r.fraction_with_instability for r in res.runs}
     spiky = [k for k, f in frac.items() if f >= 0.5]
     # 3. smaller η → larger λ_max; plateau near 2/η for small and medium nets
     larger = (
-        all(_run(res, H, eta_lo)["lambda_late"] > _run(res, H, eta_hi)["lambda_late"] for H in W)
+        all(_run(res, H, eta_lo).lambda_max_late > _run(res, H, eta_hi).lambda_max_late for H in W)
         if len(E) > 1
         else False
     )
     small_medium = W[:-1] if len(W) > 1 else W
     plateau = {
-        (H, eta): abs(_run(res, H, eta)["lambda_late"] * eta / 2 - 1) <= PLATEAU_TOLERANCE
+        (H, eta): abs(_run(res, H, eta).lambda_max_late * eta / 2 - 1) <= PLATEAU_TOLERANCE
         for H in small_medium
         for eta in E
     }
     # 4. the largest network ends below 2/η for every η
     big = W[-1]
-    below = {eta: _run(res, big, eta)["lambda_final"] * eta / 2 < BELOW for eta in E}
-    fmt = lambda H, eta: f"{_run(res, H, eta)['lambda_late'] * eta / 2:.2f}"  # noqa: E731
+    below = {eta: _run(res, big, eta).lambda_max_final * eta / 2 < BELOW for eta in E}
     return [
         Claim(
             "P2-F1a",
             "Fig. 1(a): the loss level during training is set by the network size (larger → lower).",
             "; ".join(
                 f"η = {eta:g}: "
-                + " > ".join(f"{_run(res, H, eta)['loss_late']:.4f}" for H in W)
+                + " > ".join(f"{_run(res, H, eta).loss_late:.4f}" for H in W)
                 + f" (H = {', '.join(map(str, W))})"
                 for eta in E
             ),
@@ -245,7 +321,7 @@ def claims(res: dict[str, Any]) -> list[Claim]:
             "Fig. 1(b): smaller learning rates explore narrower regions (larger λ_max), with λ_max "
             "plateauing near 2/η for small and medium networks.",
             "λ_max·η/2 over the second half of training: "
-            + ", ".join(f"H = {H}, η = {eta:g}: {fmt(H, eta)}" for H in W for eta in E)
+            + ", ".join(f"H = {H}, η = {eta:g}: {_late_ratio(res, H, eta)}" for H in W for eta in E)
             + f"; larger λ_max at η = {eta_lo:g} than at η = {eta_hi:g} for every width: {larger}",
             verdict(larger and all(plateau.values()), partly=larger or sum(plateau.values()) >= len(plateau) / 2),
         ),
@@ -253,7 +329,7 @@ def claims(res: dict[str, Any]) -> list[Claim]:
             "P2-F1d",
             "Fig. 1(b): large networks reach wide valleys for both learning rates (λ_max < 2/η at the end).",
             f"H = {big}: final λ_max·η/2 = "
-            + ", ".join(f"{_run(res, big, eta)['lambda_final'] * eta / 2:.3f} (η = {eta:g})" for eta in E),
+            + ", ".join(f"{_run(res, big, eta).lambda_max_final * eta / 2:.3f} (η = {eta:g})" for eta in E),
             verdict(all(below.values()), partly=any(below.values())),
         ),
     ]
@@ -263,21 +339,21 @@ def claims(res: dict[str, Any]) -> list[Claim]:
 _LINES = ("-", "--", ":", "-.")
 
 
-def plot_size_vs_learning_rate(res: dict[str, Any]) -> Figure:
+def plot_size_vs_learning_rate(res: Result) -> Figure:
     """(a) mean loss against t (inset: the training set); (b) mean λ_max against t with 2/η;
     (c) λ_max·η/2 over the second half of training against width."""
     fig, axes = new_figure(3, 1, width=4.4, height=3.8)
     ax_l, ax_k, ax_r = axes[0]
-    etas = sorted(res["etas"])
-    for r in res["runs"]:
-        color = PALETTE[res["widths"].index(r["H"]) % len(PALETTE)]
-        ls = _LINES[etas.index(r["eta"]) % len(_LINES)]
-        t = 0.5 * (r["loss_bin_start"].numpy() + r["loss_bin_end"].numpy() - 1) + 1
-        ax_l.plot(t, r["loss_mean"].numpy(), ls, color=color, lw=1.3, label=f"H = {r['H']}, η = {r['eta']:g}")
-        lt = r["lambda_t"].numpy() + 1
-        ax_k.plot(lt, r["lambda_mean"].numpy(), ls, color=color, lw=1.3, marker=".", ms=3)
+    etas = sorted(res.etas)
+    for r in res.runs:
+        color = PALETTE[res.widths.index(r.H) % len(PALETTE)]
+        ls = _LINES[etas.index(r.eta) % len(_LINES)]
+        t = 0.5 * (r.loss_bin_start.numpy() + r.loss_bin_end.numpy() - 1) + 1
+        ax_l.plot(t, r.loss_mean.numpy(), ls, color=color, lw=1.3, label=f"H = {r.H}, η = {r.eta:g}")
+        lt = r.lambda_t.numpy() + 1
+        ax_k.plot(lt, r.lambda_max_mean.numpy(), ls, color=color, lw=1.3, marker=".", ms=3)
     for eta, ls in zip(etas, _LINES):
-        ax_k.axhline(2 / eta, color="0.25", ls=ls, lw=0.9)
+        edge_of_stability(ax_k, eta, color="0.25", ls=ls, lw=0.9)
         ax_k.text(
             0.99,
             2 / eta * 0.93,
@@ -292,21 +368,21 @@ def plot_size_vs_learning_rate(res: dict[str, Any]) -> Figure:
     handles, labels = ax_l.get_legend_handles_labels()
     ax_k.legend(handles, labels, loc="upper left", fontsize=7, framealpha=0.85)
     ax_k.set(xscale="log", yscale="log", xlabel="GD step $t$ + 1", ylabel=r"mean $\lambda_{\max}$")
-    ax_l.set_title(f"(a) mean of {res['n_seeds']} runs", loc="left")
+    ax_l.set_title(f"(a) mean of {res.n_seeds} runs", loc="left")
     ax_k.set_title("(b)", loc="left")
     inset = ax_l.inset_axes([0.03, 0.03, 0.34, 0.38])
-    X, y = res["X"].numpy(), res["y"].numpy()
+    X, y = res.X.numpy(), res.y.numpy()
     for c in range(3):
         inset.scatter(X[y == c, 0], X[y == c, 1], s=2, color=PALETTE[c])
     inset.set(xticks=[], yticks=[], aspect="equal")
     inset.grid(False)
-    widths = np.array(res["widths"], dtype=float)
+    widths = np.array(res.widths, dtype=float)
     for eta, ls in zip(etas, _LINES):
-        rs = [next(r for r in res["runs"] if r["H"] == H and r["eta"] == eta) for H in res["widths"]]
+        rs = [_run(res, H, eta) for H in res.widths]
         ax_r.errorbar(
             widths,
-            [r["lambda_late"] * eta / 2 for r in rs],
-            yerr=np.nan_to_num([r["lambda_late_sem"] * eta / 2 for r in rs]),
+            [r.lambda_max_late * eta / 2 for r in rs],
+            yerr=np.nan_to_num([r.lambda_max_late_sem * eta / 2 for r in rs]),
             fmt="o" + ls,
             color="0.2",
             mfc=PALETTE[etas.index(eta)],
@@ -325,5 +401,4 @@ def plot_size_vs_learning_rate(res: dict[str, Any]) -> Figure:
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "Loss and λmax against time for three widths and two learning rates"
 PAPER_FIGURE = "Fig. 1"
-Result = dict  # TODO(issue 10): a typed result
 plot = plot_size_vs_learning_rate

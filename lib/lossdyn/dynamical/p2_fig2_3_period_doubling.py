@@ -1,14 +1,19 @@
 """Paper 2, Figures 2–3: one DCE run, its instabilities, and the landscape during a period-doubling cascade.
 
-Fig. 2 (caption missing in the available source; reconstructed, spec §6): Γ_i(t), the loss
-F_DCE, the same-landscape change ΔF_t = F(θ_{t+1}, t) − F(θ_t, t) and λ_max(t) for one network
-(H = 100, η = 1, A = 70, T = 5000, float64), with the instability onsets (:mod:`lossdyn.dynamical.onset`).
+Fig. 2 (its caption is missing in the available source; the panels are reconstructed,
+book/methods.md#p2-fig2-3-choices): Γ_i(t), the loss F_DCE, the same-landscape change
+ΔF_t = F(θ_{t+1}, t) − F(θ_t, t) and λ_max(t) for one network (H = 100, η = 1, A = 70, T = 5000,
+float64), with the instability onsets (:mod:`lossdyn.dynamical.onset`, book/methods.md#p2-onset).
 
 Fig. 3: the loss F(θ_t + a v₁ + b v₂, t) on the plane of the top-2 Hessian eigenvectors at five
-times through the cascade, with the next 20 iterates projected on it. The paper's times
-{8000, 9285, 9450, 9560, 9600} belong to the authors' realisation; the last four are shifted by
-(t* − 9285), t* our own onset in the same period (spec §6). The trajectory is replayed (same code,
-same bits) up to those times to take the snapshots.
+times through the cascade, with the next 20 iterates projected on it (Fig. 3 caption). The paper's
+times {8000, 9285, 9450, 9560, 9600} belong to the authors' realisation; the last four are shifted
+by (t* − 9285), t* our own onset in the same period (book/methods.md#p2-fig2-3-choices). The trajectory is
+replayed (same code, same bits) up to those times to take the snapshots.
+
+:func:`compute` runs these steps: :func:`_first_run` (the tracked run), :func:`_panel_times`
+(alignment), :func:`_replay` (snapshots and top-2 eigenpairs), :func:`_panels` (Fig. 3) and
+:func:`_regime_scan`; :func:`finish` turns its dict into the typed :class:`Result`.
 """
 
 from __future__ import annotations
@@ -24,26 +29,33 @@ from matplotlib.figure import Figure
 from lossdyn.dynamical import losses as dl
 from lossdyn.dynamical.batched_mlp import BatchedMLP
 from lossdyn.dynamical.ensemble import Member, TrainSpec, train_chunk
+from lossdyn.dynamical.onset import default_rtol
 from lossdyn.dynamical.spiral3 import spiral3
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, resolve_device, resolve_dtype
-from lossdyn.pipeline.plotting import PALETTE, new_figure, style
+from lossdyn.pipeline.plotting import PALETTE, edge_of_stability, new_figure, style
 from lossdyn.pipeline.units import WholeRun
 
 __all__ = [
     "Config",
+    "Panel",
+    "Result",
+    "accuracy_line",
     "claims",
     "classify_dynamics",
+    "compute",
+    "finish",
     "key_numbers",
     "onset_table",
     "panel_table",
+    "plan",
     "plot_period_doubling",
     "regime_summary",
 ]
 
 
-#: Relative tolerance for "λ_max ≈ 2/η" (declared before looking at the data: 10 %).
+#: Relative tolerance for "λ_max ≈ 2/η" (declared before looking at the data: 10 %; book/methods.md#p2-fig2-3-choices).
 EOS_TOLERANCE = 0.10
 
 
@@ -125,17 +137,14 @@ def _landscape(
     return torch.cat(out).reshape(len(axis), len(axis))
 
 
-def compute(cfg: Config) -> dict[str, Any]:
-    device = resolve_device(cfg.device)
-    dtype = resolve_dtype(cfg.dtype)
-    member = Member(cfg.replica, cfg.eta, cfg.A, cfg.T)
-    lam_steps = tuple(range(0, cfg.steps + 1, cfg.lambda_every))
+def _first_run(cfg: Config, member: Member, device: torch.device) -> tuple[TrainSpec, dict[str, Any]]:
+    """The tracked run: F, ΔF every step, λ_max every ``lambda_every`` steps (denser after ΔF > 0), onsets."""
     spec = TrainSpec(
         H=cfg.H,
         steps=cfg.steps,
         dtype=cfg.dtype,
         seed=cfg.seed,
-        lambda_steps=lam_steps,
+        lambda_steps=tuple(range(0, cfg.steps + 1, cfg.lambda_every)),
         lambda_m=cfg.lanczos_m,
         lambda_m_cold=2 * cfg.lanczos_m,
         dense_every=cfg.dense_every,
@@ -143,19 +152,24 @@ def compute(cfg: Config) -> dict[str, Any]:
         record_full=True,
         loss_bins=50,
     )
-    res = train_chunk(spec, [member], device)
+    return spec, train_chunk(spec, [member], device)
 
-    # align the paper's panel times to our onset (spec §6)
-    onsets = res["onset_t"][0]
+
+def _panel_times(cfg: Config, onsets: torch.Tensor) -> tuple[int, int, list[int]]:
+    """``(t_star, shift, times)``: our onset in period ``align_period`` (−1: none), the shift of the
+    paper's later panel times onto it, and the panel times (book/methods.md#p2-fig2-3-choices)."""
     k = cfg.align_period
     t_star = int(onsets[k]) if k < len(onsets) and onsets[k] >= 0 else -1
     shift = t_star - cfg.paper_onset if t_star >= 0 else 0
     times = [cfg.paper_times[0]] + [t + shift for t in cfg.paper_times[1:]]
     times = [min(max(t, 0), cfg.steps - cfg.n_follow) for t in times]
-    times = sorted(set(times))
-    snap_steps = tuple(sorted({t + j for t in times for j in range(cfg.n_follow + 1)}))
+    return t_star, shift, sorted(set(times))
 
-    # replay to the panel times: snapshots and the top-2 eigenpairs there
+
+def _replay(cfg: Config, member: Member, times: list[int], device: torch.device) -> tuple[dict[str, Any], list[int]]:
+    """The same trajectory again up to the last panel: θ_t at every panel time and the ``n_follow``
+    steps after it, and the top-2 Hessian eigenpairs at the panel times. Returns (result, snapshot steps)."""
+    snap_steps = tuple(sorted({t + j for t in times for j in range(cfg.n_follow + 1)}))
     replay = TrainSpec(
         H=cfg.H,
         steps=max(snap_steps) + 1,
@@ -167,15 +181,19 @@ def compute(cfg: Config) -> dict[str, Any]:
         top2_m=min(120, 6 * cfg.H + 3),
         loss_bins=10,
     )
-    rep = train_chunk(replay, [member], device)
-    n_rep = replay.steps
-    replay_identical = bool(torch.equal(rep["F"][0], res["F"][0, :n_rep]))
+    return train_chunk(replay, [member], device), list(snap_steps)
 
+
+def _panels(
+    cfg: Config, spec: TrainSpec, res: dict[str, Any], rep: dict[str, Any], times: list[int], snap_steps, device
+):
+    """Fig. 3's panels (dicts with the fields of :class:`Panel`) and the grid axis (float64, CPU)."""
+    dtype = resolve_dtype(cfg.dtype)
     X, y = spiral3(spec.train_seed, spec.n_per_class, dtype=dtype)
     model = BatchedMLP(X.to(device), y.to(device), cfg.H, "ce")
     axis = torch.linspace(-cfg.extent, cfg.extent, cfg.grid, dtype=dtype, device=device)
     snap_index = {t: i for i, t in enumerate(snap_steps)}
-    rtol = 1e-12 if dtype == torch.float64 else 1e-6
+    rtol = default_rtol(dtype)
     panels = []
     for i, t in enumerate(times):
         theta = rep["snap_theta"][0, snap_index[t]].to(device, dtype)
@@ -198,20 +216,31 @@ def compute(cfg: Config) -> dict[str, Any]:
                 "F_t": float(res["F"][0, t]),
             }
         )
+    return panels, axis.to("cpu", torch.float64)
 
-    # regimes along the cascade: classify 20-step windows every 25 steps around the aligned period's onset
-    scan = []
-    if t_star >= 0:
-        lo = max(0, t_star - 100)
-        hi = min(cfg.steps - cfg.n_follow - 1, (k + 1) * cfg.T + 300)
-        for t in range(lo, hi, 25):
-            scan.append(
-                (t, classify_dynamics(res["F"][0, t : t + cfg.n_follow + 1], res["dF"][0, t : t + cfg.n_follow], rtol))
-            )
 
-    t_all = torch.arange(cfg.steps)
-    gamma = dl.gamma(t_all, cfg.A, cfg.T)
-    alt = res["alt_t"][0]
+def _regime_scan(cfg: Config, res: dict[str, Any], t_star: int) -> list[tuple[int, str]]:
+    """(t, regime) of ``n_follow``-step windows every 25 steps around the aligned period's onset."""
+    if t_star < 0:
+        return []
+    rtol = default_rtol(resolve_dtype(cfg.dtype))
+    lo = max(0, t_star - 100)
+    hi = min(cfg.steps - cfg.n_follow - 1, (cfg.align_period + 1) * cfg.T + 300)
+    F, dF = res["F"][0], res["dF"][0]
+    return [
+        (t, classify_dynamics(F[t : t + cfg.n_follow + 1], dF[t : t + cfg.n_follow], rtol)) for t in range(lo, hi, 25)
+    ]
+
+
+def compute(cfg: Config) -> dict[str, Any]:
+    """The whole run (the one unit of :func:`plan`): a dict with the fields of :class:`Result`."""
+    device = resolve_device(cfg.device)
+    member = Member(cfg.replica, cfg.eta, cfg.A, cfg.T)
+    spec, res = _first_run(cfg, member, device)
+    t_star, shift, times = _panel_times(cfg, res["onset_t"][0])
+    rep, snap_steps = _replay(cfg, member, times, device)
+    panels, axis = _panels(cfg, spec, res, rep, times, snap_steps, device)
+    scan = _regime_scan(cfg, res, t_star)
     return {
         "H": cfg.H,
         "eta": cfg.eta,
@@ -219,28 +248,25 @@ def compute(cfg: Config) -> dict[str, Any]:
         "T": cfg.T,
         "steps": cfg.steps,
         "dtype": cfg.dtype,
-        "gamma": gamma.to(torch.float32),
+        "gamma": dl.gamma(torch.arange(cfg.steps), cfg.A, cfg.T).to(torch.float32),
         "F": res["F"][0],
         "dF": res["dF"][0],
         "lambda_t": res["lambda_t"],
-        "lambda": res["lambda"][0],
+        "lambda_max": res["lambda_max"][0],
         "lambda_residual": res["lambda_residual"][0],
-        "onset_t": onsets,
-        "onset_lambda": res["onset_lambda"][0],
-        "alt_t": alt,
-        "alt_lambda": res["alt_lambda"][0],
-        "align_period": k,
+        **{key: res[key][0] for key in ("onset_t", "lambda_onset", "alternation_t", "lambda_alternation")},
+        "align_period": cfg.align_period,
         "t_star": t_star,
         "shift": shift,
         "panel_times": times,
         "panels": panels,
         "regime_scan_t": [t for t, _ in scan],
         "regime_scan": [r for _, r in scan],
-        "replay_identical": replay_identical,
+        "replay_identical": bool(torch.equal(rep["F"][0], res["F"][0, : len(rep["F"][0])])),
         "diverged": bool(res["diverged"][0]),
         "train_acc": float(res["train_acc"][0]),
         "val_acc": float(res["val_acc"][0]),
-        "grid_axis": axis.to("cpu", torch.float64),
+        "grid_axis": axis,
     }
 
 
@@ -249,40 +275,115 @@ def plan(cfg: Config) -> WholeRun:
     return WholeRun(cfg, compute)
 
 
-def finish(cfg: Config, parts: dict[str, Any]) -> dict[str, Any]:
-    """The page's result from the one unit's result."""
-    return parts
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """One panel of Fig. 3 at step ``t``: ``landscape`` (grid, grid) float64 F(θ_t + a v₁ + b v₂, t)
+    (rows b, columns a on ``Result.grid_axis``); ``path_ab`` (n_follow + 1, 2) float64 the next
+    iterates' coordinates (a_k, b_k) = v₁,₂·(θ_{t+k} − θ_t); ``lambda_top2`` (2,) float64 the top-2
+    Hessian eigenvalues; ``dynamics`` (:func:`classify_dynamics` of those iterates); ``F_t`` F(θ_t, t)."""
+
+    t: int
+    landscape: torch.Tensor
+    path_ab: torch.Tensor
+    lambda_top2: torch.Tensor
+    dynamics: str
+    F_t: float
 
 
-def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
-    k = res["align_period"]
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """Figs. 2–3's result (one network; book/methods.md#p2-fig2-3-choices).
+
+    * ``H``, ``eta``, ``A``, ``T``, ``steps``, ``dtype``: from the config;
+    * ``gamma`` (steps, 3) float32: Γ_i(t); ``F``, ``dF`` (steps,) float64: F(θ_t, t) and ΔF_t;
+    * ``lambda_t`` (L,) int64, ``lambda_max`` (L,) float64 λ_max(θ_t, Γ(t)), ``lambda_residual`` (L,)
+      the Lanczos residual ‖Hv − λv‖;
+    * ``onset_t``, ``alternation_t`` (n_periods,) int64 (−1: none) and ``lambda_onset``,
+      ``lambda_alternation`` (n_periods,) float64: each period's onset t*, alternation start t_alt and
+      λ_max there (book/methods.md#p2-onset);
+    * ``align_period``, ``t_star`` (its onset, −1: none), ``shift`` (t* − ``paper_onset``, 0 if none),
+      ``panel_times``: the Fig. 3 times after the shift; ``panels``: one :class:`Panel` each;
+    * ``regime_scan_t``, ``regime_scan``: the dynamics of the 20-step windows every 25 steps
+      through the cascade; ``replay_identical``: the replay reproduced F bit for bit;
+    * ``diverged``, ``train_acc``, ``val_acc``: at the end; ``grid_axis`` (grid,) float64: a and b of the panels.
+    """
+
+    H: int
+    eta: float
+    A: float
+    T: int
+    steps: int
+    dtype: str
+    gamma: torch.Tensor
+    F: torch.Tensor
+    dF: torch.Tensor
+    lambda_t: torch.Tensor
+    lambda_max: torch.Tensor
+    lambda_residual: torch.Tensor
+    onset_t: torch.Tensor
+    lambda_onset: torch.Tensor
+    alternation_t: torch.Tensor
+    lambda_alternation: torch.Tensor
+    align_period: int
+    t_star: int
+    shift: int
+    panel_times: tuple[int, ...]
+    panels: tuple[Panel, ...]
+    regime_scan_t: tuple[int, ...]
+    regime_scan: tuple[str, ...]
+    replay_identical: bool
+    diverged: bool
+    train_acc: float
+    val_acc: float
+    grid_axis: torch.Tensor
+
+
+def finish(cfg: Config, parts: dict[str, Any]) -> Result:
+    """The page's result from the one unit's result (:func:`compute`)."""
+    fields = {**parts, "panels": tuple(Panel(**p) for p in parts["panels"])}
+    for name in ("panel_times", "regime_scan_t", "regime_scan"):
+        fields[name] = tuple(parts[name])
+    return Result(**fields)
+
+
+def key_numbers(res: Result) -> dict[str, Any]:
+    """The sidecar's numbers: the aligned period's onset (named like the :class:`Result` fields),
+    every period's onsets (``…_all_periods``), the panels and the accuracies."""
+    k, found = res.align_period, res.t_star >= 0
     return {
-        "eta": res["eta"],
-        "onset_step": res["t_star"],
-        "lambda_at_onset": float(res["onset_lambda"][k]) if res["t_star"] >= 0 else math.nan,
-        "alternation_step": int(res["alt_t"][k]) if res["t_star"] >= 0 else -1,
-        "lambda_at_alternation": float(res["alt_lambda"][k]) if res["t_star"] >= 0 else math.nan,
-        "onsets_all_periods": res["onset_t"].tolist(),
-        "lambda_at_onsets_all_periods": [round(float(x), 6) for x in res["onset_lambda"].tolist()],
-        "panel_times": res["panel_times"],
-        "panel_dynamics": [p["dynamics"] for p in res["panels"]],
+        "eta": res.eta,
+        "t_star": res.t_star,
+        "lambda_onset": float(res.lambda_onset[k]) if found else math.nan,
+        "alternation_t": int(res.alternation_t[k]) if found else -1,
+        "lambda_alternation": float(res.lambda_alternation[k]) if found else math.nan,
+        "onset_t_all_periods": res.onset_t.tolist(),
+        "lambda_onset_all_periods": [round(float(x), 6) for x in res.lambda_onset.tolist()],
+        "panel_times": list(res.panel_times),
+        "panel_dynamics": [p.dynamics for p in res.panels],
         "regimes": regime_summary(res),
-        "panel_lambda_top2": [[round(float(x), 6) for x in p["lambda_top2"].tolist()] for p in res["panels"]],
-        "train_acc": res["train_acc"],
-        "val_acc": res["val_acc"],
-        "dtype": res["dtype"],
+        "panel_lambda_top2": [[round(float(x), 6) for x in p.lambda_top2.tolist()] for p in res.panels],
+        "train_acc": res.train_acc,
+        "val_acc": res.val_acc,
+        "dtype": res.dtype,
     }
 
 
-def onset_table(res: dict[str, Any]) -> str:
+def accuracy_line(res: Result) -> str:
+    """Training and validation accuracy at the end, and whether the run diverged (printed by the notebook)."""
+    return f"train accuracy {res.train_acc:.4f}, validation accuracy {res.val_acc:.4f}, diverged: {res.diverged}"
+
+
+def onset_table(res: Result) -> str:
     """Onsets per period at fixed precision (printed by the notebook)."""
-    two = 2.0 / res["eta"]
+    two = 2.0 / res.eta
     lines = [
         f"2/eta = {two:.4f}",
         "period  onset t*  lambda(t*)  lambda*eta/2   alternation t_alt  lambda(t_alt)  lambda*eta/2",
     ]
     for k, (t, lam, ta, la) in enumerate(
-        zip(res["onset_t"].tolist(), res["onset_lambda"].tolist(), res["alt_t"].tolist(), res["alt_lambda"].tolist())
+        zip(
+            res.onset_t.tolist(), res.lambda_onset.tolist(), res.alternation_t.tolist(), res.lambda_alternation.tolist()
+        )
     ):
         if t < 0:
             lines.append(f"{k:>6}  {'none':>8}")
@@ -291,10 +392,10 @@ def onset_table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def regime_summary(res: dict[str, Any]) -> str:
+def regime_summary(res: Result) -> str:
     """Runs of equal regimes in the scan, e.g. 'descent 9016–9091, irregular 9116–9141, …'."""
     runs = []
-    for t, r in zip(res["regime_scan_t"], res["regime_scan"]):
+    for t, r in zip(res.regime_scan_t, res.regime_scan):
         if runs and runs[-1][0] == r:
             runs[-1][2] = t
         else:
@@ -302,30 +403,32 @@ def regime_summary(res: dict[str, Any]) -> str:
     return ", ".join(f"{r} {a}–{b}" if a != b else f"{r} {a}" for r, a, b in runs) or "no onset found"
 
 
-def panel_table(res: dict[str, Any]) -> str:
+def panel_table(res: Result) -> str:
+    """The Fig. 3 panels: time, loss, top-2 eigenvalues, dynamics of the next iterates (printed by the notebook)."""
     lines = [
-        f"paper times shifted by {res['shift']:+d} (our onset t* = {res['t_star']} in period {res['align_period']})",
+        f"paper times shifted by {res.shift:+d} (our onset t* = {res.t_star} in period {res.align_period})",
         "panel       t   F(theta_t, t)  lambda_1  lambda_2  next iterates",
     ]
-    for tag, p in zip("abcdefgh", res["panels"]):
-        l1, l2 = p["lambda_top2"].tolist()
-        lines.append(f"({tag})  {p['t']:>7d}  {p['F_t']:>13.6f}  {l1:>8.4f}  {l2:>8.4f}  {p['dynamics']}")
+    for tag, p in zip("abcdefgh", res.panels):
+        l1, l2 = p.lambda_top2.tolist()
+        lines.append(f"({tag})  {p.t:>7d}  {p.F_t:>13.6f}  {l1:>8.4f}  {l2:>8.4f}  {p.dynamics}")
     lines.append("regimes every 25 steps: " + regime_summary(res))
-    lines.append(f"replayed trajectory identical to the first run: {res['replay_identical']}")
+    lines.append(f"replayed trajectory identical to the first run: {res.replay_identical}")
     return "\n".join(lines)
 
 
-def claims(res: dict[str, Any]) -> list[Claim]:
-    two = 2.0 / res["eta"]
-    k = res["align_period"]
-    found = res["t_star"] >= 0
-    lam = float(res["onset_lambda"][k]) if found else math.nan
-    lam_alt = float(res["alt_lambda"][k]) if found else math.nan
-    in_period = found and k * res["T"] <= res["t_star"] < (k + 1) * res["T"]
+def claims(res: Result) -> list[Claim]:
+    """P2-F2 (λ_max ≈ 2/η at the onset, :data:`EOS_TOLERANCE`) and P2-F3 (the cascade's regimes)."""
+    two = 2.0 / res.eta
+    k = res.align_period
+    found = res.t_star >= 0
+    lam = float(res.lambda_onset[k]) if found else math.nan
+    lam_alt = float(res.lambda_alternation[k]) if found else math.nan
+    in_period = found and k * res.T <= res.t_star < (k + 1) * res.T
     near = found and abs(lam / two - 1.0) <= EOS_TOLERANCE
     near_alt = found and abs(lam_alt / two - 1.0) <= EOS_TOLERANCE
-    dyn = [p["dynamics"] for p in res["panels"]]
-    seen = set(res["regime_scan"]) | set(dyn)
+    dyn = [p.dynamics for p in res.panels]
+    seen = set(res.regime_scan) | set(dyn)
     cascade = {"descent", "period-2", "period-4", "irregular"} <= seen
     partial_cascade = {"descent", "period-2"} <= seen and ("irregular" in seen or "period-4" in seen)
     return [
@@ -334,8 +437,10 @@ def claims(res: dict[str, Any]) -> list[Claim]:
             f"Fig. 2: near the end of period {k + 1} λ_max rises to ≈ 2/η, and then a period-doubling cascade "
             "starts (ΔF alternates in sign with growing amplitude).",
             (
-                f"onset t* = {res['t_star']} (first ΔF > 0 of the episode), λ_max(t*) = {lam:.4f} = {lam / two:.3f}·(2/η); "
-                f"period-2 alternation from t = {int(res['alt_t'][k])}, λ_max there = {lam_alt:.4f} = {lam_alt / two:.3f}·(2/η)"
+                f"onset t* = {res.t_star} (first ΔF > 0 of the episode), "
+                f"λ_max(t*) = {lam:.4f} = {lam / two:.3f}·(2/η); "
+                f"period-2 alternation from t = {int(res.alternation_t[k])}, "
+                f"λ_max there = {lam_alt:.4f} = {lam_alt / two:.3f}·(2/η)"
             )
             if found
             else f"no instability onset in period {k + 1}",
@@ -346,7 +451,7 @@ def claims(res: dict[str, Any]) -> list[Claim]:
             "Fig. 3: the landscape on the top-2 Hessian directions shows smooth descent first, then 2-cycle, "
             "4-cycle and chaotic bouncing across the narrowing valley.",
             "next-20-iterate dynamics at the panels t = "
-            + ", ".join(f"{p['t']}: {d}" for p, d in zip(res["panels"], dyn))
+            + ", ".join(f"{p.t}: {d}" for p, d in zip(res.panels, dyn))
             + "; regimes met every 25 steps through the cascade: "
             + regime_summary(res),
             verdict(cascade, partly=partial_cascade),
@@ -355,55 +460,55 @@ def claims(res: dict[str, Any]) -> list[Claim]:
 
 
 # -- the figure --------------------------------------------------------------------------------
-def _series(axes, res: dict[str, Any], lo: int, hi: int, zoom: bool) -> None:
-    t = np.arange(res["steps"])
+def _series(axes, res: Result, lo: int, hi: int, zoom: bool) -> None:
+    t = np.arange(res.steps)
     sl = slice(lo, hi)
     ax_g, ax_f, ax_d, ax_l = axes
     for c in range(3):
-        ax_g.plot(t[sl], res["gamma"][sl, c].numpy(), color=PALETTE[c], lw=1.2, label=rf"$\Gamma_{c}$")
+        ax_g.plot(t[sl], res.gamma[sl, c].numpy(), color=PALETTE[c], lw=1.2, label=rf"$\Gamma_{c}$")
     ax_g.set_ylabel(r"$\Gamma_i(t)$")
-    F = res["F"].numpy()
+    F = res.F.numpy()
     ax_f.plot(t[sl], F[sl], color="0.15", lw=0.8)
     ax_f.set(yscale="log", ylabel=r"$\mathcal{F}_{\mathrm{DCE}}(\theta_t, t)$")
-    dF = res["dF"].numpy()
+    dF = res.dF.numpy()
     ax_d.plot(t[sl], dF[sl], color=PALETTE[1], lw=0.6)
     ax_d.axhline(0.0, color="0.3", lw=0.6)
     ax_d.set(yscale="symlog", ylabel=r"$\Delta F_t$")
     ax_d.set_yscale("symlog", linthresh=1e-6)
-    lt, lam = res["lambda_t"].numpy(), res["lambda"].numpy()
+    lt, lam = res.lambda_t.numpy(), res.lambda_max.numpy()
     keep = (lt >= lo) & (lt < hi)
     ax_l.plot(lt[keep], lam[keep], ".-", color=PALETTE[0], lw=0.8, ms=2 if zoom else 1.5, label=r"$\lambda_{\max}$")
-    ax_l.axhline(2.0 / res["eta"], color="0.2", ls="--", lw=1.0, label=r"$2/\eta$")
-    for k, (ts, ta) in enumerate(zip(res["onset_t"].tolist(), res["alt_t"].tolist())):
+    edge_of_stability(ax_l, res.eta, label=r"$2/\eta$")
+    for k, (ts, ta) in enumerate(zip(res.onset_t.tolist(), res.alternation_t.tolist())):
         if ts < 0 or not lo <= ts < hi:
             continue
         for ax in axes:
             ax.axvline(ts, color=PALETTE[3], lw=0.9, ls=":")
-        lam_on = float(res["onset_lambda"][k])
+        lam_on = float(res.lambda_onset[k])
         ax_l.plot(
             [ts],
             [lam_on],
             "v",
             color=PALETTE[3],
             ms=6,
-            label="onset $t^*$" if k == res["align_period"] or zoom else None,
+            label="onset $t^*$" if k == res.align_period or zoom else None,
         )
         ax_l.plot(
             [ta],
-            [float(res["alt_lambda"][k])],
+            [float(res.lambda_alternation[k])],
             "o",
             mfc="none",
             color=PALETTE[4],
             ms=6,
-            label="period-2 start" if k == res["align_period"] or zoom else None,
+            label="period-2 start" if k == res.align_period or zoom else None,
         )
     ax_l.set(ylabel=r"$\lambda_{\max}$", xlabel="GD step $t$")
     for ax in axes:
         ax.set_xlim(lo, hi)
     if zoom:
-        for p in res["panels"]:
-            if lo <= p["t"] < hi:
-                ax_l.axvline(p["t"], color=PALETTE[2], lw=0.6, alpha=0.6)
+        for p in res.panels:
+            if lo <= p.t < hi:
+                ax_l.axvline(p.t, color=PALETTE[2], lw=0.6, alpha=0.6)
     handles, labels = ax_l.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
     ax_l.legend(uniq.values(), uniq.keys(), loc="upper left", framealpha=0.85)
@@ -411,30 +516,30 @@ def _series(axes, res: dict[str, Any], lo: int, hi: int, zoom: bool) -> None:
         ax_g.legend(loc="upper right", ncols=3, framealpha=0.85)
 
 
-def plot_period_doubling(res: dict[str, Any]) -> Figure:
+def plot_period_doubling(res: Result) -> Figure:
     """Top (Fig. 2): Γ_i(t), F, ΔF and λ_max against t, full run and a zoom on the aligned onset.
     Bottom (Fig. 3): F on the (v₁, v₂) plane at the panel times with the next iterates."""
-    n = len(res["panels"])
+    n = len(res.panels)
     fig, axes = new_figure(1, 1, width=12.5, height=11.5)
     axes[0, 0].remove()
     with style():
         top, bottom = fig.subfigures(2, 1, height_ratios=[2.35, 1.0])
         left = top.subplots(4, 2, sharex="col")
-        t_star = res["t_star"] if res["t_star"] >= 0 else res["steps"] // 2
-        _series(left[:, 0], res, 0, res["steps"], zoom=False)
-        _series(left[:, 1], res, max(0, t_star - 1000), min(res["steps"], t_star + 500), zoom=True)
+        t_star = res.t_star if res.t_star >= 0 else res.steps // 2
+        _series(left[:, 0], res, 0, res.steps, zoom=False)
+        _series(left[:, 1], res, max(0, t_star - 1000), min(res.steps, t_star + 500), zoom=True)
         left[0, 0].set_title("Fig. 2 — whole run", loc="left")
-        left[0, 1].set_title(f"zoom on the onset of period {res['align_period'] + 1}", loc="left")
+        left[0, 1].set_title(f"zoom on the onset of period {res.align_period + 1}", loc="left")
         for tag, ax in zip("abcd", left[:, 0]):
             ax.text(-0.12, 1.0, f"({tag})", transform=ax.transAxes, fontsize=10, va="top")
 
         pax = bottom.subplots(1, n, squeeze=False)[0]
-        axis = res["grid_axis"].numpy()
-        for i, (ax, p) in enumerate(zip(pax, res["panels"])):
-            surf = p["landscape"].numpy()
+        axis = res.grid_axis.numpy()
+        for i, (ax, p) in enumerate(zip(pax, res.panels)):
+            surf = p.landscape.numpy()
             levels = np.geomspace(max(surf.min(), 1e-6), surf.max(), 30)
             cs = ax.contourf(axis, axis, surf, levels=levels, norm="log", cmap="viridis")
-            ab = p["path_ab"].numpy()
+            ab = p.path_ab.numpy()
             ax.quiver(
                 ab[:-1, 0],
                 ab[:-1, 1],
@@ -453,8 +558,7 @@ def plot_period_doubling(res: dict[str, Any]) -> Figure:
             if i == 0:
                 ax.set_ylabel(r"$b$ (along $v_2$)")
             ax.set_title(
-                f"({'abcdefgh'[i]}) t = {p['t']}\n{p['dynamics']}, "
-                + rf"$\lambda_1$ = {float(p['lambda_top2'][0]):.2f}",
+                f"({'abcdefgh'[i]}) t = {p.t}\n{p.dynamics}, " + rf"$\lambda_1$ = {float(p.lambda_top2[0]):.2f}",
                 fontsize=9,
             )
             ax.grid(False)
@@ -471,5 +575,4 @@ def plot_period_doubling(res: dict[str, Any]) -> Figure:
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "Period doubling in one DCE run and slices of the landscape"
 PAPER_FIGURE = "Figs. 2–3"
-Result = dict  # TODO(issue 10): a typed result
 plot = plot_period_doubling

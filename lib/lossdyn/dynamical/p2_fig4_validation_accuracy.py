@@ -3,7 +3,7 @@
 (a) CE against DCE at η = 1; (b) MSE against DMSE1 and DMSE2 at η = 0.075. Every network trains
 for ``n_periods``·T steps of full-batch GD; with ``static_last_period`` the last period uses A = 1
 (the static loss), "where we measure the accuracy" (Fig. 4 caption). Validation accuracy is
-measured on the spiral drawn with seed 1 at the final step. The static baselines are the same
+ the spiral drawn with seed 1 at the final step. The static baselines are the same
 networks (same initial weights: members with the same replica share their init) trained with A = 1.
 Runs whose loss becomes NaN/inf are frozen, counted as diverged and left out of the mean.
 """
@@ -28,6 +28,8 @@ from lossdyn.pipeline.units import EnsemblePlan
 
 __all__ = [
     "Config",
+    "Result",
+    "Row",
     "accuracy_table",
     "claims",
     "finish",
@@ -38,9 +40,8 @@ __all__ = [
 ]
 
 
+#: The losses of panel (a) and panel (b) (Fig. 4 caption).
 PANEL_A = ("CE", "DCE")
-
-
 PANEL_B = ("MSE", "DMSE1", "DMSE2")
 
 
@@ -87,12 +88,66 @@ class Config(ExperimentConfig):
         self._require("workers", 1 <= self.workers <= 64, "1 <= workers <= 64")
 
 
-def _stats(acc: torch.Tensor, diverged: torch.Tensor) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One loss at one width: its networks' accuracies at the final step.
+
+    * ``loss`` (CE, DCE, MSE, DMSE1, DMSE2), ``H``;
+    * ``val_acc_mean``, ``val_acc_sem``, ``train_acc_mean``, ``train_acc_sem``: mean and SEM over the
+      networks that did not diverge (NaN if none; SEM NaN below 2); ``n_finite`` of them, ``n_diverged`` not;
+    * ``val_acc``, ``final_loss`` (n_seeds,) float64: per network (NaN loss if diverged);
+    * ``loss_bin_start``, ``loss_bin_end`` (bins,) int64 and ``loss_curve_mean`` (bins,) float64: the
+      loss on log-spaced bins of steps, mean over the networks (NaN-aware).
+    """
+
+    loss: str
+    H: int
+    val_acc_mean: float
+    val_acc_sem: float
+    n_finite: int
+    n_diverged: int
+    train_acc_mean: float
+    train_acc_sem: float
+    val_acc: torch.Tensor
+    final_loss: torch.Tensor
+    loss_bin_start: torch.Tensor
+    loss_bin_end: torch.Tensor
+    loss_curve_mean: torch.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """Fig. 4's result.
+
+    * ``widths``, ``eta_ce``, ``eta_mse``, ``A``, ``T``, ``n_periods``, ``n_periods_mse``,
+      ``static_last_period``, ``n_seeds_ce``, ``n_seeds_mse``, ``dtype``: from the config;
+    * ``weightings``: ``{"DMSE1": …, "DMSE2": …}``, where Γ enters each dynamical MSE
+      (:data:`lossdyn.dynamical.losses.WEIGHTINGS`);
+    * ``rows``: one :class:`Row` per (loss, width), widths outermost (losses without networks are absent).
+    """
+
+    widths: tuple[int, ...]
+    eta_ce: float
+    eta_mse: float
+    A: float
+    T: int
+    n_periods: int
+    n_periods_mse: int
+    static_last_period: bool
+    n_seeds_ce: int
+    n_seeds_mse: int
+    dtype: str
+    weightings: dict[str, str]
+    rows: tuple[Row, ...]
+
+
+def _stats(acc: torch.Tensor, diverged: torch.Tensor) -> tuple[float, float, int]:
+    """Mean, SEM (NaN below 2) and number of the accuracies of the networks that did not diverge."""
     ok = acc[~diverged]
     n = int(ok.numel())
     mean = float(ok.mean()) if n else math.nan
     sem = float(ok.std(unbiased=True) / math.sqrt(n)) if n > 1 else math.nan
-    return {"mean": mean, "sem": sem, "n": n, "n_diverged": int(diverged.sum())}
+    return mean, sem, n
 
 
 def jobs(cfg: Config) -> tuple[list[tuple[TrainSpec, list[Member]]], list[tuple[str, int, int, int, int]]]:
@@ -132,65 +187,64 @@ def plan(cfg: Config) -> EnsemblePlan:
     return EnsemblePlan(jobs(cfg)[0])
 
 
-def finish(cfg: Config, results: list[dict[str, Any]]) -> dict[str, Any]:
+def _row(name: str, H: int, r: dict[str, Any], a: int, b: int) -> Row:
+    """The :class:`Row` of members ``a`` … ``b − 1`` of the ensemble result ``r``."""
+    div = r["diverged"][a:b]
+    val_mean, val_sem, n = _stats(r["val_acc"][a:b], div)
+    train_mean, train_sem, _ = _stats(r["train_acc"][a:b], div)
+    return Row(
+        loss=name,
+        H=H,
+        val_acc_mean=val_mean,
+        val_acc_sem=val_sem,
+        n_finite=n,
+        n_diverged=int(div.sum()),
+        train_acc_mean=train_mean,
+        train_acc_sem=train_sem,
+        val_acc=r["val_acc"][a:b],
+        final_loss=r["final_loss"][a:b],
+        loss_bin_start=r["loss_bin_start"],
+        loss_bin_end=r["loss_bin_end"],
+        loss_curve_mean=torch.nanmean(r["loss_bin_mean"][a:b], 0),
+    )
+
+
+def finish(cfg: Config, results: list[dict[str, Any]]) -> Result:
     """The page's result from one ensemble result per job of :func:`jobs`."""
-    index = jobs(cfg)[1]
-    table = []
-    for name, H, j, a, b in index:
-        r = results[j]
-        div = r["diverged"][a:b]
-        val = _stats(r["val_acc"][a:b], div)
-        train = _stats(r["train_acc"][a:b], div)
-        table.append(
-            {
-                "loss": name,
-                "H": H,
-                "val_acc_mean": val["mean"],
-                "val_acc_sem": val["sem"],
-                "n": val["n"],
-                "n_diverged": val["n_diverged"],
-                "train_acc_mean": train["mean"],
-                "train_acc_sem": train["sem"],
-                "val_acc": r["val_acc"][a:b],
-                "final_loss": r["final_loss"][a:b],
-                "loss_bin_start": r["loss_bin_start"],
-                "loss_bin_end": r["loss_bin_end"],
-                "loss_curve_mean": torch.nanmean(r["loss_bin_mean"][a:b], 0),
-            }
-        )
-    return {
-        "widths": list(cfg.widths),
-        "eta_ce": cfg.eta_ce,
-        "eta_mse": cfg.eta_mse,
-        "A": cfg.A,
-        "T": cfg.T,
-        "n_periods": cfg.n_periods,
-        "n_periods_mse": cfg.n_periods_mse,
-        "static_last_period": cfg.static_last_period,
-        "n_seeds_ce": cfg.n_seeds_ce,
-        "n_seeds_mse": cfg.n_seeds_mse,
-        "dtype": cfg.dtype,
-        "weightings": {"DMSE1": cfg.dmse1_weighting, "DMSE2": cfg.dmse2_weighting},
-        "table": table,
-    }
+    return Result(
+        widths=tuple(cfg.widths),
+        eta_ce=cfg.eta_ce,
+        eta_mse=cfg.eta_mse,
+        A=cfg.A,
+        T=cfg.T,
+        n_periods=cfg.n_periods,
+        n_periods_mse=cfg.n_periods_mse,
+        static_last_period=cfg.static_last_period,
+        n_seeds_ce=cfg.n_seeds_ce,
+        n_seeds_mse=cfg.n_seeds_mse,
+        dtype=cfg.dtype,
+        weightings={"DMSE1": cfg.dmse1_weighting, "DMSE2": cfg.dmse2_weighting},
+        rows=tuple(_row(name, H, results[j], a, b) for name, H, j, a, b in jobs(cfg)[1]),
+    )
 
 
-def _row(res: dict[str, Any], loss: str, H: int) -> dict[str, Any] | None:
-    for row in res["table"]:
-        if row["loss"] == loss and row["H"] == H:
+def _find(res: Result, loss: str, H: int) -> Row | None:
+    for row in res.rows:
+        if row.loss == loss and row.H == H:
             return row
     return None
 
 
-def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
+def key_numbers(res: Result) -> dict[str, Any]:
+    """The sidecar's numbers, per ``loss,H=…``, named like the :class:`Row` fields."""
     out: dict[str, Any] = {"val_acc_mean": {}, "val_acc_sem": {}, "n_diverged": {}, "train_acc_mean": {}}
-    for row in res["table"]:
-        key = f"{row['loss']},H={row['H']}"
-        out["val_acc_mean"][key] = row["val_acc_mean"]
-        out["val_acc_sem"][key] = row["val_acc_sem"]
-        out["n_diverged"][key] = row["n_diverged"]
-        out["train_acc_mean"][key] = row["train_acc_mean"]
-    out["dtype"] = res["dtype"]
+    for row in res.rows:
+        key = f"{row.loss},H={row.H}"
+        out["val_acc_mean"][key] = row.val_acc_mean
+        out["val_acc_sem"][key] = row.val_acc_sem
+        out["n_diverged"][key] = row.n_diverged
+        out["train_acc_mean"][key] = row.train_acc_mean
+    out["dtype"] = res.dtype
     return out
 
 
@@ -198,55 +252,58 @@ def _pct(x: float) -> str:
     return f"{100 * x:5.1f}" if math.isfinite(x) else "  nan"
 
 
-def accuracy_table(res: dict[str, Any]) -> str:
+def accuracy_table(res: Result) -> str:
     """Validation (and training) accuracy in %, mean ± SEM, per loss and width."""
     lines = []
-    for panel, losses, eta in (("(a)", PANEL_A, res["eta_ce"]), ("(b)", PANEL_B, res["eta_mse"])):
-        rows = [r for r in res["table"] if r["loss"] in losses]
+    for panel, losses, eta in (("(a)", PANEL_A, res.eta_ce), ("(b)", PANEL_B, res.eta_mse)):
+        rows = [r for r in res.rows if r.loss in losses]
         if not rows:
             continue
         lines.append(f"{panel} eta = {eta:g}: validation accuracy % (mean ± SEM) [train %] (diverged)")
         lines.append("     H  " + "  ".join(f"{name:>26}" for name in losses))
-        for H in res["widths"]:
+        for H in res.widths:
             cells = []
             for name in losses:
-                r = _row(res, name, H)
+                r = _find(res, name, H)
                 cells.append(
-                    f"{_pct(r['val_acc_mean'])} ± {_pct(r['val_acc_sem'])} [{_pct(r['train_acc_mean'])}] ({r['n_diverged']})"
-                    if r
+                    f"{_pct(r.val_acc_mean)} ± {_pct(r.val_acc_sem)} [{_pct(r.train_acc_mean)}] ({r.n_diverged})"
+                    if r is not None
                     else " " * 26
                 )
             lines.append(f"{H:>6}  " + "  ".join(f"{c:>26}" for c in cells))
     return "\n".join(lines)
 
 
-def _compare(res: dict[str, Any], dyn: str, static: str) -> tuple[int, int, int, int, list[str]]:
+def _compare(res: Result, dyn: str, static: str) -> tuple[int, int, int, int, list[str]]:
+    """(widths where ``dyn`` is higher with non-overlapping SEM bars, widths where its mean is higher,
+    widths where it is lower with non-overlapping bars, widths compared, the gaps as text)."""
     better_sep = better = worse_sep = n = 0
     gaps = []
-    for H in res["widths"]:
-        d, s = _row(res, dyn, H), _row(res, static, H)
-        if d is None or s is None or not (math.isfinite(d["val_acc_mean"]) and math.isfinite(s["val_acc_mean"])):
+    for H in res.widths:
+        d, s = _find(res, dyn, H), _find(res, static, H)
+        if d is None or s is None or not (math.isfinite(d.val_acc_mean) and math.isfinite(s.val_acc_mean)):
             continue
         n += 1
         ds, ss = (
-            (d["val_acc_sem"] if math.isfinite(d["val_acc_sem"]) else 0.0),
-            (s["val_acc_sem"] if math.isfinite(s["val_acc_sem"]) else 0.0),
+            (d.val_acc_sem if math.isfinite(d.val_acc_sem) else 0.0),
+            (s.val_acc_sem if math.isfinite(s.val_acc_sem) else 0.0),
         )
-        gap = d["val_acc_mean"] - s["val_acc_mean"]
+        gap = d.val_acc_mean - s.val_acc_mean
         gaps.append(f"H = {H}: {100 * gap:+.1f}")
         better += gap > 0
-        better_sep += d["val_acc_mean"] - ds > s["val_acc_mean"] + ss
-        worse_sep += d["val_acc_mean"] + ds < s["val_acc_mean"] - ss
+        better_sep += d.val_acc_mean - ds > s.val_acc_mean + ss
+        worse_sep += d.val_acc_mean + ds < s.val_acc_mean - ss
     return better_sep, better, worse_sep, n, gaps
 
 
-def claims(res: dict[str, Any]) -> list[Claim]:
+def claims(res: Result) -> list[Claim]:
+    """P2-F4a/b1/b2: each dynamical loss against its static one (thresholds: book/methods.md#p2-fig4-choices)."""
     out = []
     for cid, dyn, static in (("P2-F4a", "DCE", "CE"), ("P2-F4b1", "DMSE1", "MSE"), ("P2-F4b2", "DMSE2", "MSE")):
         sep, better, worse, n, gaps = _compare(res, dyn, static)
         if n == 0:
             continue
-        div = sum(r["n_diverged"] for r in res["table"] if r["loss"] in (dyn, static))
+        div = sum(r.n_diverged for r in res.rows if r.loss in (dyn, static))
         out.append(
             Claim(
                 cid,
@@ -272,26 +329,26 @@ _STYLE = {
 }
 
 
-def plot_dynamical_accuracy(res: dict[str, Any]) -> Figure:
+def plot_dynamical_accuracy(res: Result) -> Figure:
     """(a) CE vs DCE, (b) MSE vs DMSE1 vs DMSE2: validation accuracy (mean ± SEM) against hidden width;
     the number of diverged runs is given in the legend and marked with × at the width where it happened."""
     fig, axes = new_figure(2, 1, width=4.8, height=3.8)
     panels = (
-        (axes[0, 0], ("CE", "DCE"), res["eta_ce"], res["n_seeds_ce"], res["n_periods"]),
-        (axes[0, 1], ("MSE", "DMSE1", "DMSE2"), res["eta_mse"], res["n_seeds_mse"], res["n_periods_mse"]),
+        (axes[0, 0], ("CE", "DCE"), res.eta_ce, res.n_seeds_ce, res.n_periods),
+        (axes[0, 1], ("MSE", "DMSE1", "DMSE2"), res.eta_mse, res.n_seeds_mse, res.n_periods_mse),
     )
-    widths = np.array(res["widths"], dtype=float)
+    widths = np.array(res.widths, dtype=float)
     for k, (ax, losses, eta, n_seeds, n_periods) in enumerate(panels):
         for j, name in enumerate(losses):
-            rows = [r for r in res["table"] if r["loss"] == name]
+            rows = [r for r in res.rows if r.loss == name]
             if not rows:
                 continue
             color, marker = _STYLE[name]
-            x = np.array([r["H"] for r in rows], dtype=float) * (1 + 0.025 * (j - (len(losses) - 1) / 2))
-            y = 100 * np.array([r["val_acc_mean"] for r in rows])
-            e = 100 * np.nan_to_num(np.array([r["val_acc_sem"] for r in rows]))
-            n_div = sum(r["n_diverged"] for r in rows)
-            weighting = f" [{res['weightings'][name]}]" if name in res["weightings"] else ""
+            x = np.array([r.H for r in rows], dtype=float) * (1 + 0.025 * (j - (len(losses) - 1) / 2))
+            y = 100 * np.array([r.val_acc_mean for r in rows])
+            e = 100 * np.nan_to_num(np.array([r.val_acc_sem for r in rows]))
+            n_div = sum(r.n_diverged for r in rows)
+            weighting = f" [{res.weightings[name]}]" if name in res.weightings else ""
             ax.errorbar(
                 x,
                 y,
@@ -304,13 +361,13 @@ def plot_dynamical_accuracy(res: dict[str, Any]) -> Figure:
                 label=f"{name}{weighting}" + (f" — {n_div} diverged" if n_div else ""),
             )
             for xi, r in zip(x, rows):
-                if r["n_diverged"]:
+                if r.n_diverged:
                     ax.plot([xi], [35], "x", color=color, ms=7)
         ax.axhline(100 / 3, color="0.5", ls=":", lw=1, label="chance (1/3)")
         ax.set(xscale="log", xlabel="hidden width $H$", ylabel="validation accuracy (%)")
         ax.set_xticks(widths, [f"{int(w)}" for w in widths])
         ax.minorticks_off()
-        ax.set_title(f"({'ab'[k]}) η = {eta:g}, {n_seeds} seeds, {n_periods} periods of T = {res['T']}", loc="left")
+        ax.set_title(f"({'ab'[k]}) η = {eta:g}, {n_seeds} seeds, {n_periods} periods of T = {res.T}", loc="left")
         ax.legend(loc="upper left", framealpha=0.85)
     return fig
 
@@ -318,5 +375,4 @@ def plot_dynamical_accuracy(res: dict[str, Any]) -> Figure:
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "Validation accuracy against width: CE/DCE and MSE/DMSE1/DMSE2"
 PAPER_FIGURE = "Fig. 4"
-Result = dict  # TODO(issue 10): a typed result
 plot = plot_dynamical_accuracy

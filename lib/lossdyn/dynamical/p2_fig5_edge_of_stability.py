@@ -1,13 +1,21 @@
 """Paper 2, Figure 5: λ_max at the onset of the instabilities against η, with the 2/η line.
 
 For every condition (A, T) and learning rate η, ``n_seeds`` networks (H = 100) are trained with
-the dynamical cross-entropy for T_total = ``time_budget``/η steps. In every period the first
-instability onset t* is found by the same-landscape rule of :mod:`lossdyn.dynamical.onset`, and λ_max is
-computed exactly at θ_{t*} by Lanczos. Per network the onsets are averaged over its periods
-(spec §5), then mean ± SEM over networks. Two variants are reported as well: the first onset of
-each run only, and λ_max where the period-2 alternation starts.
+the dynamical cross-entropy for T_total = ``time_budget``/η steps (Fig. 5 caption). Where the
+number comes from:
 
-Edge-of-stability minimisation predicts λ_onset = 2/η, i.e. the ratio λ_onset·η/2 = 1.
+1. the trainer (:func:`lossdyn.dynamical.ensemble.train_chunk`, one ensemble per η, :func:`jobs`)
+   finds in every period the first instability onset t* by the companion's onset rule and
+   evaluates λ_max exactly at θ_{t*} by Lanczos (:class:`lossdyn.dynamical.onset.OnsetCurvature`;
+   book/methods.md#p2-onset): its result key ``lambda_onset`` (networks × periods);
+2. :func:`summarise` averages each network's ``lambda_onset`` over its periods with an onset, then
+   takes mean ± SEM over the condition's networks: :attr:`Condition.lambda_onset`, and
+   :attr:`Condition.ratio_to_two_over_eta` = λ_onset·η/2;
+3. :func:`key_numbers` writes both, under the same names, into the figure's sidecar.
+
+Two variants are reported as well: the first onset of each run only, and λ_max where the period-2
+alternation starts (book/methods.md#p2-fig5-choices). Edge-of-stability minimisation predicts
+λ_onset = 2/η, i.e. λ_onset·η/2 = 1 (the dashed line of Fig. 5).
 """
 
 from __future__ import annotations
@@ -24,11 +32,14 @@ from lossdyn.dynamical.ensemble import Member, TrainSpec
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES
-from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.plotting import PALETTE, edge_of_stability, new_figure
 from lossdyn.pipeline.units import EnsemblePlan
 
 __all__ = [
+    "Condition",
     "Config",
+    "Networks",
+    "Result",
     "claims",
     "condition_table",
     "finish",
@@ -41,7 +52,7 @@ __all__ = [
 ]
 
 
-#: "λ_onset·η/2 sits at 1" means within 10 % (declared before running).
+#: "λ_onset·η/2 sits at 1" means within 10 % (declared before running; book/methods.md#p2-fig5-choices).
 AT_ONE = 0.10
 
 
@@ -82,7 +93,98 @@ class Config(ExperimentConfig):
         self._require("workers", 1 <= self.workers <= 64, "1 <= workers <= 64")
 
 
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """Statistics of one condition (η, A, T) over its networks (book/methods.md#p2-fig5-choices).
+
+    * ``eta``, ``A``, ``T``: the condition;
+    * ``n_networks``: networks trained; ``n_with_onset``: networks with at least one onset;
+      ``n_onsets``: onsets over all networks and periods; ``n_diverged``: networks whose loss overflowed;
+    * ``lambda_onset``, ``lambda_onset_sem``: mean ± SEM over networks of each network's λ_max at the
+      onset, averaged over its periods (NaN if no network had an onset; SEM NaN below 2 networks);
+    * ``ratio_to_two_over_eta``, ``ratio_to_two_over_eta_sem``: λ_onset·η/2 and its SEM (1 = edge of stability);
+    * ``ratio_first_onset_only`` (+ ``_sem``): the same ratio from each network's first onset only;
+    * ``ratio_at_alternation_start`` (+ ``_sem``): the ratio of λ_max at the alternation start t_alt;
+    * ``lambda_onset_per_network``: each network's mean λ_onset (networks with an onset, in replica order).
+    """
+
+    eta: float
+    A: float
+    T: int
+    n_networks: int
+    n_with_onset: int
+    n_onsets: int
+    n_diverged: int
+    lambda_onset: float
+    lambda_onset_sem: float
+    ratio_to_two_over_eta: float
+    ratio_to_two_over_eta_sem: float
+    ratio_first_onset_only: float
+    ratio_first_onset_only_sem: float
+    ratio_at_alternation_start: float
+    ratio_at_alternation_start_sem: float
+    lambda_onset_per_network: tuple[float, ...]
+
+
+#: The trainer's per-network records kept in :class:`Networks` (see :func:`lossdyn.dynamical.ensemble.train_chunk`).
+NETWORK_KEYS = (
+    "eta",
+    "A",
+    "T",
+    "replica",
+    "onset_t",
+    "lambda_onset",
+    "alternation_t",
+    "lambda_alternation",
+    "diverged",
+    "train_acc",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Networks:
+    """The networks of one η (S of them, in :func:`jobs` order), as the trainer returned them.
+
+    ``eta``, ``A`` (S,) float64; ``T``, ``replica`` (S,) int64; ``onset_t``, ``alternation_t``
+    (S, n_periods) int64 (−1: no onset in that period); ``lambda_onset``, ``lambda_alternation``
+    (S, n_periods) float64 λ_max at t* and at t_alt (NaN: none); ``diverged`` (S,) bool;
+    ``train_acc`` (S,) float64 at the end.
+    """
+
+    eta: torch.Tensor
+    A: torch.Tensor
+    T: torch.Tensor
+    replica: torch.Tensor
+    onset_t: torch.Tensor
+    lambda_onset: torch.Tensor
+    alternation_t: torch.Tensor
+    lambda_alternation: torch.Tensor
+    diverged: torch.Tensor
+    train_acc: torch.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """Fig. 5's result.
+
+    * ``H``, ``etas``, ``amplitudes``, ``periods``, ``time_budget``, ``n_seeds``, ``dtype``: from the config;
+    * ``conditions``: one :class:`Condition` per (η, A, T), η outermost, then A, then T;
+    * ``networks``: one :class:`Networks` per η (in ``etas`` order).
+    """
+
+    H: int
+    etas: tuple[float, ...]
+    amplitudes: tuple[float, ...]
+    periods: tuple[int, ...]
+    time_budget: float
+    n_seeds: int
+    dtype: str
+    conditions: tuple[Condition, ...]
+    networks: tuple[Networks, ...]
+
+
 def _mean_sem(values: list[float]) -> tuple[float, float, int]:
+    """Mean, SEM (std/√n, NaN for n < 2) and n of the finite values."""
     v = torch.tensor(values, dtype=torch.float64)
     v = v[torch.isfinite(v)]
     n = int(v.numel())
@@ -92,39 +194,39 @@ def _mean_sem(values: list[float]) -> tuple[float, float, int]:
     return float(v.mean()), sem, n
 
 
-def summarise(r: dict[str, Any], eta: float, A: float, T: int) -> dict[str, Any]:
-    """Per-condition statistics from one η-group's ensemble result."""
+def summarise(r: dict[str, Any], eta: float, A: float, T: int) -> Condition:
+    """Statistics of the condition (η, A, T) from the ensemble result ``r`` of its η."""
     sel = (r["A"] == A) & (r["T"] == T)
-    on_t, on_l, alt_l = r["onset_t"][sel], r["onset_lambda"][sel], r["alt_lambda"][sel]
-    per_sim, first, alt = [], [], []
+    on_t, on_l, alt_l = r["onset_t"][sel], r["lambda_onset"][sel], r["lambda_alternation"][sel]
+    per_network, first, alt = [], [], []
     for i in range(on_t.shape[0]):
         ok = on_t[i] >= 0
         if bool(ok.any()):
-            per_sim.append(float(on_l[i][ok].mean()))
+            per_network.append(float(on_l[i][ok].mean()))
             first.append(float(on_l[i][ok][0]))
             alt.append(float(alt_l[i][ok].mean()))
     two = 2.0 / eta
-    m, sem, n = _mean_sem(per_sim)
+    m, sem, n = _mean_sem(per_network)
     f_m, f_sem, _ = _mean_sem(first)
     a_m, a_sem, _ = _mean_sem(alt)
-    return {
-        "eta": eta,
-        "A": A,
-        "T": T,
-        "n_sims": int(sel.sum()),
-        "n_with_onset": n,
-        "n_onsets": int((on_t >= 0).sum()),
-        "n_diverged": int(r["diverged"][sel].sum()),
-        "lambda_onset_mean": m,
-        "lambda_onset_sem": sem,
-        "ratio": m / two,
-        "ratio_sem": sem / two,
-        "ratio_first_onset": f_m / two,
-        "ratio_first_onset_sem": f_sem / two,
-        "ratio_alternation": a_m / two,
-        "ratio_alternation_sem": a_sem / two,
-        "per_sim_lambda": per_sim,
-    }
+    return Condition(
+        eta=eta,
+        A=A,
+        T=T,
+        n_networks=int(sel.sum()),
+        n_with_onset=n,
+        n_onsets=int((on_t >= 0).sum()),
+        n_diverged=int(r["diverged"][sel].sum()),
+        lambda_onset=m,
+        lambda_onset_sem=sem,
+        ratio_to_two_over_eta=m / two,
+        ratio_to_two_over_eta_sem=sem / two,
+        ratio_first_onset_only=f_m / two,
+        ratio_first_onset_only_sem=f_sem / two,
+        ratio_at_alternation_start=a_m / two,
+        ratio_at_alternation_start_sem=a_sem / two,
+        lambda_onset_per_network=tuple(per_network),
+    )
 
 
 def jobs(cfg: Config) -> list[tuple[TrainSpec, list[Member]]]:
@@ -141,41 +243,22 @@ def jobs(cfg: Config) -> list[tuple[TrainSpec, list[Member]]]:
     return out
 
 
-def finish(cfg: Config, results: list[dict[str, Any]]) -> dict[str, Any]:
+def finish(cfg: Config, results: list[dict[str, Any]]) -> Result:
     """The page's result from one ensemble result per η (in ``cfg.etas`` order)."""
-    conditions = []
-    for eta, r in zip(cfg.etas, results):
-        for A in cfg.amplitudes:
-            for T in cfg.periods:
-                conditions.append(summarise(r, eta, A, T))
-    return {
-        "H": cfg.H,
-        "etas": list(cfg.etas),
-        "amplitudes": list(cfg.amplitudes),
-        "periods": list(cfg.periods),
-        "time_budget": cfg.time_budget,
-        "n_seeds": cfg.n_seeds,
-        "dtype": cfg.dtype,
-        "conditions": conditions,
-        "raw": [
-            {
-                k: r[k]
-                for k in (
-                    "eta",
-                    "A",
-                    "T",
-                    "replica",
-                    "onset_t",
-                    "onset_lambda",
-                    "alt_t",
-                    "alt_lambda",
-                    "diverged",
-                    "train_acc",
-                )
-            }
-            for r in results
-        ],
-    }
+    conditions = [
+        summarise(r, eta, A, T) for eta, r in zip(cfg.etas, results) for A in cfg.amplitudes for T in cfg.periods
+    ]
+    return Result(
+        H=cfg.H,
+        etas=tuple(cfg.etas),
+        amplitudes=tuple(cfg.amplitudes),
+        periods=tuple(cfg.periods),
+        time_budget=cfg.time_budget,
+        n_seeds=cfg.n_seeds,
+        dtype=cfg.dtype,
+        conditions=tuple(conditions),
+        networks=tuple(Networks(**{k: r[k] for k in NETWORK_KEYS}) for r in results),
+    )
 
 
 def plan(cfg: Config) -> EnsemblePlan:
@@ -183,22 +266,23 @@ def plan(cfg: Config) -> EnsemblePlan:
     return EnsemblePlan(jobs(cfg))
 
 
-def _key(c: dict[str, Any]) -> str:
-    return f"A={c['A']:g},T={c['T']},eta={c['eta']:g}"
+def _key(c: Condition) -> str:
+    return f"A={c.A:g},T={c.T},eta={c.eta:g}"
 
 
-def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
-    cs = res["conditions"]
+def key_numbers(res: Result) -> dict[str, Any]:
+    """The sidecar's numbers, per condition ``A=…,T=…,eta=…``, named like the :class:`Condition` fields."""
+    cs = res.conditions
     return {
-        "lambda_onset_mean": {_key(c): c["lambda_onset_mean"] for c in cs},
-        "lambda_onset_sem": {_key(c): c["lambda_onset_sem"] for c in cs},
-        "ratio_to_two_over_eta": {_key(c): c["ratio"] for c in cs},
-        "ratio_to_two_over_eta_sem": {_key(c): c["ratio_sem"] for c in cs},
-        "ratio_first_onset_only": {_key(c): c["ratio_first_onset"] for c in cs},
-        "ratio_at_alternation_start": {_key(c): c["ratio_alternation"] for c in cs},
-        "n_with_onset": {_key(c): c["n_with_onset"] for c in cs},
-        "n_sims": res["n_seeds"],
-        "dtype": res["dtype"],
+        "lambda_onset": {_key(c): c.lambda_onset for c in cs},
+        "lambda_onset_sem": {_key(c): c.lambda_onset_sem for c in cs},
+        "ratio_to_two_over_eta": {_key(c): c.ratio_to_two_over_eta for c in cs},
+        "ratio_to_two_over_eta_sem": {_key(c): c.ratio_to_two_over_eta_sem for c in cs},
+        "ratio_first_onset_only": {_key(c): c.ratio_first_onset_only for c in cs},
+        "ratio_at_alternation_start": {_key(c): c.ratio_at_alternation_start for c in cs},
+        "n_with_onset": {_key(c): c.n_with_onset for c in cs},
+        "n_seeds": res.n_seeds,
+        "dtype": res.dtype,
     }
 
 
@@ -206,29 +290,34 @@ def _fmt(x: float, spec: str) -> str:
     return format(x, spec) if math.isfinite(x) else "nan".rjust(len(format(1.0, spec)))
 
 
-def condition_table(res: dict[str, Any]) -> str:
+def condition_table(res: Result) -> str:
     """One row per (η, A, T) at fixed precision (printed by the notebook)."""
     lines = [
         "   eta      A      T  sims w/ onset  onsets  lambda_onset (mean ± SEM)   ratio lambda*eta/2    first-only  "
         "alternation  diverged"
     ]
-    for c in res["conditions"]:
+    for c in res.conditions:
         lines.append(
-            f"{c['eta']:>6.3f} {c['A']:>6.1f} {c['T']:>6d}  {c['n_with_onset']:>4d}/{c['n_sims']:<4d}  {c['n_onsets']:>6d}  "
-            f"{_fmt(c['lambda_onset_mean'], '9.4f')} ± {_fmt(c['lambda_onset_sem'], '7.4f')}     "
-            f"{_fmt(c['ratio'], '6.3f')} ± {_fmt(c['ratio_sem'], '5.3f')}      {_fmt(c['ratio_first_onset'], '6.3f')}       "
-            f"{_fmt(c['ratio_alternation'], '6.3f')}  {c['n_diverged']:>8d}"
+            f"{c.eta:>6.3f} {c.A:>6.1f} {c.T:>6d}  {c.n_with_onset:>4d}/{c.n_networks:<4d}  {c.n_onsets:>6d}  "
+            f"{_fmt(c.lambda_onset, '9.4f')} ± {_fmt(c.lambda_onset_sem, '7.4f')}     "
+            f"{_fmt(c.ratio_to_two_over_eta, '6.3f')} ± {_fmt(c.ratio_to_two_over_eta_sem, '5.3f')}      "
+            f"{_fmt(c.ratio_first_onset_only, '6.3f')}       "
+            f"{_fmt(c.ratio_at_alternation_start, '6.3f')}  {c.n_diverged:>8d}"
         )
     return "\n".join(lines)
 
 
-def summary_line(res: dict[str, Any]) -> str:
+def _with_onset(res: Result) -> list[Condition]:
+    return [c for c in res.conditions if c.n_with_onset > 0]
+
+
+def summary_line(res: Result) -> str:
     """One plain sentence: does λ_onset·η/2 sit at 1?"""
-    cs = [c for c in res["conditions"] if c["n_with_onset"] > 0]
+    cs = _with_onset(res)
     if not cs:
         return "No instability onset was found in any condition."
-    r = torch.tensor([c["ratio"] for c in cs], dtype=torch.float64)
-    a = torch.tensor([c["ratio_alternation"] for c in cs], dtype=torch.float64)
+    r = torch.tensor([c.ratio_to_two_over_eta for c in cs], dtype=torch.float64)
+    a = torch.tensor([c.ratio_at_alternation_start for c in cs], dtype=torch.float64)
     near = int(((r - 1).abs() <= AT_ONE).sum())
     where = "below 1" if float(r.max()) < 1 else ("above 1" if float(r.min()) > 1 else "on both sides of 1")
     return (
@@ -238,19 +327,26 @@ def summary_line(res: dict[str, Any]) -> str:
     )
 
 
-def claims(res: dict[str, Any]) -> list[Claim]:
-    cs = [c for c in res["conditions"] if c["n_with_onset"] > 0]
-    missing = len(res["conditions"]) - len(cs)
-    ratios = [c["ratio"] for c in cs]
-    near = [abs(r - 1) <= AT_ONE for r in ratios]
-    lo, hi = (min(ratios), max(ratios)) if ratios else (math.nan, math.nan)
+def _spread_per_eta(res: Result, cs: list[Condition]) -> list[tuple[float, float]]:
+    """(η, max − min of λ_onset·η/2 over the (A, T) conditions at η) where η has two or more conditions."""
     spread = []
-    for eta in res["etas"]:
-        rr = [c["ratio"] for c in cs if c["eta"] == eta]
+    for eta in res.etas:
+        rr = [c.ratio_to_two_over_eta for c in cs if c.eta == eta]
         if len(rr) > 1:
             spread.append((eta, max(rr) - min(rr)))
+    return spread
+
+
+def claims(res: Result) -> list[Claim]:
+    """P2-F5a (λ_onset·η/2 = 1) and P2-F5b (no dependence on A, T); thresholds: :data:`AT_ONE`."""
+    cs = _with_onset(res)
+    missing = len(res.conditions) - len(cs)
+    ratios = [c.ratio_to_two_over_eta for c in cs]
+    near = [abs(r - 1) <= AT_ONE for r in ratios]
+    lo, hi = (min(ratios), max(ratios)) if ratios else (math.nan, math.nan)
+    spread = _spread_per_eta(res, cs)
     max_spread = max((s for _, s in spread), default=math.nan)
-    alt = [c["ratio_alternation"] for c in cs]
+    alt = [c.ratio_at_alternation_start for c in cs]
     return [
         Claim(
             "P2-F5a",
@@ -265,7 +361,8 @@ def claims(res: dict[str, Any]) -> list[Claim]:
         ),
         Claim(
             "P2-F5b",
-            "Fig. 5: the onset curvature does not depend on the amplitude A or the period T (the six conditions collapse).",
+            "Fig. 5: the onset curvature does not depend on the amplitude A or the period T "
+            "(the six conditions collapse).",
             "largest spread of λ_onset·η/2 between (A, T) conditions at one η: "
             + ", ".join(f"η = {e:g}: {s:.3f}" for e, s in spread),
             verdict(bool(spread) and max_spread <= AT_ONE, partly=bool(spread) and max_spread <= 2 * AT_ONE),
@@ -277,30 +374,30 @@ def claims(res: dict[str, Any]) -> list[Claim]:
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def plot_edge_of_stability(res: dict[str, Any]) -> Figure:
+def plot_edge_of_stability(res: Result) -> Figure:
     """(a) λ_onset (mean ± SEM over seeds) against η per (A, T), 2/η dashed; (b) λ_onset·η/2 with the
     ±10 % band; (c) the two variants: first onset of each run only, and the start of the 2-cycle."""
     fig, axes = new_figure(3, 1, width=4.3, height=3.7)
     ax_a, ax_b, ax_c = axes[0]
-    etas = np.array(res["etas"], dtype=float)
+    etas = np.array(res.etas, dtype=float)
     grid = np.geomspace(etas.min() / 1.4, etas.max() * 1.4, 100)
-    ax_a.plot(grid, 2.0 / grid, "--", color="0.2", lw=1.2, label=r"$2/\eta$ (edge of stability)")
-    conds = [(A, T) for A in res["amplitudes"] for T in res["periods"]]
+    edge_of_stability(ax_a, grid, lw=1.2, label=r"$2/\eta$ (edge of stability)")
+    conds = [(A, T) for A in res.amplitudes for T in res.periods]
     n = len(conds)
     for j, (A, T) in enumerate(conds):
-        cs = [c for c in res["conditions"] if c["A"] == A and c["T"] == T]
-        x = np.array([c["eta"] for c in cs]) * (1.0 + 0.03 * (j - (n - 1) / 2))  # small dodge
-        color = PALETTE[res["amplitudes"].index(A) % len(PALETTE)]
-        marker = _MARKERS[res["periods"].index(T) % len(_MARKERS)]
-        y = np.array([c["lambda_onset_mean"] for c in cs])
-        e = np.nan_to_num(np.array([c["lambda_onset_sem"] for c in cs]))
+        cs = [c for c in res.conditions if c.A == A and c.T == T]
+        x = np.array([c.eta for c in cs]) * (1.0 + 0.03 * (j - (n - 1) / 2))  # small dodge
+        color = PALETTE[res.amplitudes.index(A) % len(PALETTE)]
+        marker = _MARKERS[res.periods.index(T) % len(_MARKERS)]
+        y = np.array([c.lambda_onset for c in cs])
+        e = np.nan_to_num(np.array([c.lambda_onset_sem for c in cs]))
         label = f"A = {A:g}, T = {T}"
         ax_a.errorbar(x, y, yerr=e, fmt=marker, color=color, ms=5, capsize=2, lw=1, label=label)
-        r = np.array([c["ratio"] for c in cs])
-        re = np.nan_to_num(np.array([c["ratio_sem"] for c in cs]))
+        r = np.array([c.ratio_to_two_over_eta for c in cs])
+        re = np.nan_to_num(np.array([c.ratio_to_two_over_eta_sem for c in cs]))
         ax_b.errorbar(x, r, yerr=re, fmt=marker, color=color, ms=5, capsize=2, lw=1, label=label)
-        ax_c.plot(x, [c["ratio_first_onset"] for c in cs], marker, color=color, ms=5, mfc="none")
-        ax_c.plot(x, [c["ratio_alternation"] for c in cs], marker, color=color, ms=4, alpha=0.6)
+        ax_c.plot(x, [c.ratio_first_onset_only for c in cs], marker, color=color, ms=5, mfc="none")
+        ax_c.plot(x, [c.ratio_at_alternation_start for c in cs], marker, color=color, ms=4, alpha=0.6)
     ax_a.set(xscale="log", yscale="log", xlabel=r"learning rate $\eta$", ylabel=r"$\lambda_{\max}$ at onset")
     ax_a.legend(loc="upper right", fontsize=7, framealpha=0.85)
     for ax in (ax_b, ax_c):
@@ -312,9 +409,11 @@ def plot_edge_of_stability(res: dict[str, Any]) -> Figure:
     ax_c.plot([], [], "o", color="0.3", mfc="none", label="first onset of each run only")
     ax_c.plot([], [], "o", color="0.3", alpha=0.6, label="start of the 2-cycle")
     ax_c.legend(loc="lower right", fontsize=7, framealpha=0.85)
-    ax_a.set_title(f"(a) H = {res['H']}, {res['n_seeds']} seeds per condition", loc="left")
-    lo = min(0.5, *(c["ratio"] - 0.1 for c in res["conditions"] if np.isfinite(c["ratio"])))
-    hi = max(1.5, *(c["ratio_alternation"] + 0.1 for c in res["conditions"] if np.isfinite(c["ratio_alternation"])))
+    ax_a.set_title(f"(a) H = {res.H}, {res.n_seeds} seeds per condition", loc="left")
+    ratios = [c.ratio_to_two_over_eta for c in res.conditions]
+    alternation = [c.ratio_at_alternation_start for c in res.conditions]
+    lo = min(0.5, *(r - 0.1 for r in ratios if np.isfinite(r)))
+    hi = max(1.5, *(a + 0.1 for a in alternation if np.isfinite(a)))
     for ax in (ax_b, ax_c):
         ax.set_ylim(lo, hi)
         ax.set_xticks(etas, [f"{e:g}" for e in etas])
@@ -328,5 +427,4 @@ def plot_edge_of_stability(res: dict[str, Any]) -> Figure:
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "λmax at the onset of instabilities against η, and the 2/η line"
 PAPER_FIGURE = "Fig. 5"
-Result = dict  # TODO(issue 10): a typed result
 plot = plot_edge_of_stability

@@ -1,8 +1,10 @@
-"""The three-arm spiral of Paper 2 (spec §2, the authors' generator, 'Swiss roll' in Fig. 4).
+"""The three-arm spiral of Paper 2 (the authors' generator, 'Swiss roll' in the Fig. 4 caption;
+book/methods.md#p2-data-init).
 
 For class j ∈ {0, 1, 2} and n points per class: r = linspace(0, 1, n) (deterministic),
 θ = linspace(2πj/3, 2πj/3 + 4π, n) + σ·ε with ε ~ N(0, 1) (noise on the angle only, σ = 0.2),
-x = (r cos θ, r sin θ). The training set uses seed 0 and the validation set seed 1 (spec §7 #6).
+x = (r cos θ, r sin θ). The training set uses seed 0 and the validation set seed 1 (the caption says
+only "a different seed"; book/methods.md#p2-data-init).
 
 The angular noise is drawn with NumPy's ``RandomState(seed).randn(n)`` once per class in turn,
 which is bit-identical to the authors' ``np.random.seed(0)`` followed by three ``randn(100)``

@@ -1,14 +1,23 @@
 """The question page: MSE-on-softmax against cross-entropy gradient norms, exact and measured.
 
-The run returns
+The question (``shared/papers/mse-vs-cross-entropy-gradient-norms.qa.txt``) asks, for a deep ReLU
+network with a softmax output, how ‖∇_W L₁‖ (L₁ = ½‖p − y‖²) relates to ‖∇_W L₂‖ (L₂ = −log p_c),
+and whether ‖∇_W L₁‖ can stay away from 0 during training. The page answers with Props. 1–4
+(:mod:`lossdyn.gradnorms.theory`) and measures each one; the run gives a :class:`Result` with
 
-* (a) random logits: the ratio ρ = ‖∂L₁/∂z‖/‖∂L₂/∂z‖, its lower bound μ(p) = max(min p, p_c‖p − y‖)
-  and the spectrum checks of J(p) = diag(p) − ppᵀ;
-* (b) the saturation path z = t·e_wrong, at the logits and through the parameters of the
-  question's network (its last layer shifted so that one sample's logits move along the path);
-* (c, d) full-batch GD of a narrow and a wide net with each loss (several seeds, batched):
-  every step's losses and gradient norms, and at checkpoints the tangent kernel's smallest
-  eigenvalue and the per-sample bounds (:mod:`lossdyn.gradnorms.training`).
+* (a) random logits (:class:`LogitPart`): the ratio ρ = ‖∂L₁/∂z‖/‖∂L₂/∂z‖, its lower bound
+  μ(p) = max(min p, p_c‖p − y‖) and the spectrum checks of J(p) = diag(p) − ppᵀ (Props. 1, 2);
+* (b) the saturation path z = z₀ + t·e_wrong (:class:`SaturationPath`), at the logits and through the
+  parameters of the question's network (its last layer shifted so that one sample's logits move
+  along the path): the Corollary of Prop. 2 and Prop. 3;
+* (c, d) full-batch GD of a narrow and a wide net with each loss (several seeds, batched;
+  :class:`TrainingRun` per width, :class:`LossSummary` per loss): every step's losses and
+  gradient norms, and at checkpoints the tangent kernel's extreme eigenvalues and the
+  per-sample bounds (Props. 3, 4; :mod:`lossdyn.gradnorms.training`).
+
+The choices the question leaves open (network, data, step size) are in
+book/methods.md#q-gradient-norms, what is measured and how in book/methods.md#q-gradient-norms-measures
+and the verdicts' thresholds in book/methods.md#q-gradient-norms-verdicts.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from matplotlib.figure import Figure
 from lossdyn.gradnorms import relu_mlp
 from lossdyn.gradnorms import theory as gn
 from lossdyn.gradnorms.training import LOSSES, random_label_data, train
-from lossdyn.pipeline.claims import Claim, verdict
+from lossdyn.pipeline.claims import Claim, format_rows, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, generator, resolve_device, resolve_dtype
 from lossdyn.pipeline.plotting import PALETTE, new_figure, style
@@ -33,32 +42,31 @@ from lossdyn.pipeline.units import WholeRun
 
 __all__ = [
     "Config",
+    "LogitPart",
+    "LossSummary",
+    "Result",
+    "SaturationPath",
+    "TrainingRun",
     "claims",
+    "compute",
+    "finish",
     "key_numbers",
     "logit_table",
     "pl_table",
+    "plan",
     "plot_gradient_norms",
     "plot_logit_answer",
     "plot_training_norms",
     "plot_wide_regime",
-    "compute",
-    "plan",
-    "finish",
     "saturation_table",
     "training_table",
 ]
 
 
-LOSS_LABELS = {
-    "mse_softmax": "L1 = MSE on softmax",
-    "cross_entropy": "L2 = cross-entropy",
-    "mse_logits": "MSE on logits",
-}
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config(ExperimentConfig):
-    """Parameters of ``q_gradient_norms`` (see the notebook for their defaults)."""
+    """Parameters of ``q_gradient_norms`` (see the notebook for their defaults; the choices behind
+    them: book/methods.md#q-gradient-norms)."""
 
     presentation_fields = ()
 
@@ -100,8 +108,236 @@ class Config(ExperimentConfig):
         self._require("dtype", self.dtype in DTYPES, " or ".join(DTYPES))
 
 
+# -- the result ---------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class LogitPart:
+    """(a) Random logit vectors z ∈ R^k with random labels c (Props. 1 and 2 at the logits).
+
+    Scalars are extremes over all ``n_logits`` vectors; ρ = ‖∂L₁/∂z‖/‖∂L₂/∂z‖, μ(p) =
+    max(min_i p_i, p_c‖p − y‖), and λ₊(J) the smallest eigenvalue of J(p) on 1⊥.
+
+    **Fields:**
+
+    - ``max_logit_ratio``, ``min_logit_ratio``: max and min of ρ (Prop. 2: ρ ≤ ½).
+    - ``logit_ratio_minus_bound_min``: min of ρ − μ(p) (Prop. 2: ≥ 0).
+    - ``logit_ratio_over_bound_min``: min of ρ/μ(p) (≥ 1).
+    - ``J_max_eig``: max of λ_max(J) (Prop. 1: ≤ ½).
+    - ``J_null_residual``: max of ‖J·1‖ (Prop. 1: = 0).
+    - ``J_min_eig``: min of λ_min(J) (Prop. 1: ≥ 0, PSD).
+    - ``J_perp_min_minus_pmin``: min of λ₊(J) − min_i p_i (Prop. 1: ≥ 0).
+    - ``J_perp_min_minus_p2``: max of λ₊(J) − (second smallest p_i) (Prop. 1: ≤ 0).
+    - ``Jv_c_identity_error``: max of |(Jv)_c + p_c‖v‖²| (Prop. 2: = 0).
+    - ``equality_ratio_k2``: ρ at k = 2, p = (½, ½) (Prop. 1: exactly ½).
+    - ``sample_ratio``, ``sample_bound``, ``sample_p_c``: ρ, μ(p) and p_c of the first
+      min(n_logits, 2500) vectors, float64 tensors of shape ``(n_show,)`` (the scatter plot).
+    """
+
+    max_logit_ratio: float
+    min_logit_ratio: float
+    logit_ratio_minus_bound_min: float
+    logit_ratio_over_bound_min: float
+    J_max_eig: float
+    J_null_residual: float
+    J_min_eig: float
+    J_perp_min_minus_pmin: float
+    J_perp_min_minus_p2: float
+    Jv_c_identity_error: float
+    equality_ratio_k2: float
+    sample_ratio: torch.Tensor
+    sample_bound: torch.Tensor
+    sample_p_c: torch.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class SaturationPath:
+    """(b) A confidently wrong sample: z = z₀ + t·e_wrong for t on [0, t_max] (Prop. 2's Corollary).
+
+    At the logits z₀ = 0; through the parameters z₀ = z(x₀) of the wide net at initialisation, its
+    last layer shifted so that only the logits of x₀ move (book/methods.md#q-gradient-norms-measures).
+    Tensors are float64 of shape ``(n_t,)``, one entry per point t of the path.
+
+    **Fields:**
+
+    - ``t``: the margins t.
+    - ``label``, ``wrong``: the label c of x₀ and the class the path saturates (c + 1 mod k).
+    - ``logit_grad1``, ``logit_grad2``: ‖∂L₁/∂z‖, ‖∂L₂/∂z‖ at z = t·e_wrong.
+    - ``logit_bound``: μ(p) at z = t·e_wrong.
+    - ``param_grad1``, ``param_grad2``: ‖∇_W L₁‖, ‖∇_W L₂‖ of x₀ on the shifted net (exact, √(gᵀKg)).
+    - ``param_lower1``, ``param_upper1``: Prop. 3's bounds σ₋μ(p)‖v‖ and ½σ₊‖v‖ on ‖∇_W L₁‖.
+    - ``logit_shift_error``: max |z(x₀) − z₀ − t·e_wrong| over the path (the shift is exact: ≈ 0).
+    - ``ratio``, ``logit_ratio``: ‖∇_W L₁‖/‖∇_W L₂‖ and ‖∂L₁/∂z‖/‖∂L₂/∂z‖ at t = t_max.
+    - ``grad2_start``, ``grad2_end``: ‖∇_W L₂‖ at t = 0 and t = t_max; ``grad1_end``: ‖∇_W L₁‖ at t_max.
+    - ``slope_param``, ``slope_logit``: least-squares slope of log(ratio) against t on t ≥ t_max/2
+      (−1 for the rate e^(−t)), through the parameters and at the logits.
+    """
+
+    t: torch.Tensor
+    label: int
+    wrong: int
+    logit_grad1: torch.Tensor
+    logit_grad2: torch.Tensor
+    logit_bound: torch.Tensor
+    param_grad1: torch.Tensor
+    param_grad2: torch.Tensor
+    param_lower1: torch.Tensor
+    param_upper1: torch.Tensor
+    logit_shift_error: float
+    ratio: float
+    logit_ratio: float
+    grad2_end: float
+    grad2_start: float
+    grad1_end: float
+    slope_param: float
+    slope_logit: float
+
+
+@dataclasses.dataclass(frozen=True)
+class LossSummary:
+    """The nets of one width trained with one loss ("own" loss L, its gradient ‖∇L‖), S seeds.
+
+    "Mean" is over seeds, "min"/"max" over seeds and steps; PL ratio = ‖∇L‖²/L, Łojasiewicz
+    ratio = ‖∇L‖/L; c₋, c₊ are Prop. 4's constants at the checkpoints.
+
+    **Fields:**
+
+    - ``loss_start``, ``loss_end``: mean L at step 0 and at the last step.
+    - ``pl_start``, ``pl_end``: mean PL ratio at step 0 and at the last step; ``pl_min``: its min.
+    - ``loj_min``: min Łojasiewicz ratio; ``loj_end``: its mean at the last step.
+    - ``accuracy_end``: mean training accuracy at the last step.
+    - ``up_fraction``: fraction of (seed, step) pairs on which L increased.
+    - ``p_c_min_end``: smallest label probability p_c over seeds and samples at the last step.
+    - ``cert_min``: min of c₋; ``cert_upper_max``: max of c₊.
+    - ``pl_vs_loss_slope``: least-squares slope of log PL ratio against log L over the second half
+      of training, mean over the seeds whose gradient and loss stay positive there (NaN if none).
+    - ``ratio12_start``, ``ratio12_end``: mean full-batch ‖∇L₁‖/‖∇L₂‖ at step 0 and the last step
+      (nets with ‖∇L₂‖ = 0, i.e. dead nets, left out).
+    - ``certificate_lower``, ``certificate_upper``: c₋ and c₊, float64 tensors ``(S, C)`` (C checkpoints);
+      for ``mse_logits`` they bound ‖∇L‖²/L, for the softmax losses ‖∇L‖/L.
+    """
+
+    loss_start: float
+    loss_end: float
+    pl_start: float
+    pl_end: float
+    pl_min: float
+    loj_min: float
+    loj_end: float
+    accuracy_end: float
+    up_fraction: float
+    p_c_min_end: float
+    cert_min: float
+    cert_upper_max: float
+    pl_vs_loss_slope: float
+    ratio12_start: float
+    ratio12_end: float
+    certificate_lower: torch.Tensor
+    certificate_upper: torch.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingRun:
+    """(c, d) Full-batch GD of S seeds × J = 3 losses of one width m (:func:`lossdyn.gradnorms.training.train`).
+
+    Axes: S seeds, J losses trained with (order of ``LOSSES``), T + 1 steps (0 … ``steps``),
+    C checkpoints, n samples, and a last axis of 3 for the three losses *measured* (same order).
+    Tensors are float64 on CPU. λ₋, λ₊ are the extreme eigenvalues of the n·k × n·k tangent kernel
+    K_t on (1⊥)ⁿ, λ_min, λ_max on R^{nk} (Prop. 4).
+
+    **Fields:**
+
+    - ``m``: the width; ``n_params``: number of weights P; ``n_perp``: n(k − 1), the dimension the softmax sees.
+    - ``checkpoints``: the C steps at which K_t is formed (list of int).
+    - ``lr_min``, ``lr_max``: extreme step sizes eta·n/λ_max(K_0) over the nets.
+    - ``loss``, ``grad_norm``: every net's three losses and their full-batch ‖∇_W L‖, ``(S, J, T + 1, 3)``.
+    - ``p_c_min``: smallest label probability over the samples, ``(S, J, T + 1)``; ``accuracy`` likewise.
+    - ``ckpt_lambda_perp_min``, ``ckpt_lambda_perp_max``, ``ckpt_lambda_full_min``,
+      ``ckpt_lambda_full_max``: λ₋, λ₊, λ_min, λ_max of K_t, ``(S, J, C)``.
+    - ``ckpt_sample_grad1``, ``ckpt_sample_grad2``, ``ckpt_sample_p_c``: per-sample ‖∇_W L₁(x_i)‖,
+      ‖∇_W L₂(x_i)‖ and p_c at the checkpoints, ``(S, J, C, n)``.
+    - ``bound_violations`` of Prop. 3's per-sample bounds in ``bound_checked`` checks (every net,
+      checkpoint and sample); ``max_param_ratio``: the largest per-sample ‖∇_W L₁‖/‖∇_W L₂‖.
+    - ``cert_violations`` of Prop. 4 in ``cert_checked`` checks (every net and checkpoint).
+    - ``lambda_perp_min_init``: min over nets of λ₋(K_0); ``lambda_perp_rel_min``,
+      ``lambda_perp_rel_max``: extremes of λ₋(K_t)/λ₋(K_0) (0 when some λ₋(K_0) ≤ 0).
+    - ``lambda_perp_over_max_max``: max of λ₋/λ₊ over the nets alive (0 for a singular kernel).
+    - ``dead_nets``: nets whose kernel is 0 at the last step (every ReLU of a layer off).
+    - ``kernel_growth_max``: max of λ_max(K_t)/λ_max(K_0).
+    - ``per_loss``: a :class:`LossSummary` per loss trained with, keyed by the names of ``LOSSES``.
+    """
+
+    m: int
+    n_params: int
+    n_perp: int
+    checkpoints: list[int]
+    lr_min: float
+    lr_max: float
+    loss: torch.Tensor
+    grad_norm: torch.Tensor
+    p_c_min: torch.Tensor
+    accuracy: torch.Tensor
+    ckpt_lambda_perp_min: torch.Tensor
+    ckpt_lambda_perp_max: torch.Tensor
+    ckpt_lambda_full_min: torch.Tensor
+    ckpt_lambda_full_max: torch.Tensor
+    ckpt_sample_grad1: torch.Tensor
+    ckpt_sample_grad2: torch.Tensor
+    ckpt_sample_p_c: torch.Tensor
+    bound_violations: int
+    bound_checked: int
+    max_param_ratio: float
+    cert_violations: int
+    cert_checked: int
+    lambda_perp_min_init: float
+    lambda_perp_rel_min: float
+    lambda_perp_rel_max: float
+    lambda_perp_over_max_max: float
+    dead_nets: int
+    kernel_growth_max: float
+    per_loss: dict[str, LossSummary]
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What ``q_gradient_norms`` shows: the sizes of the run and its four parts.
+
+    **Fields:**
+
+    - ``k``, ``n``, ``d``, ``L``, ``eta``, ``steps``, ``n_seeds``, ``n_logits``: as in :class:`Config`.
+    - ``losses``: the names of the losses, in the order of every loss axis (``LOSSES``).
+    - ``logits``: (a), :class:`LogitPart`.
+    - ``saturation``: (b), :class:`SaturationPath`.
+    - ``narrow``, ``wide``: (c, d), a :class:`TrainingRun` of width ``m_narrow`` and ``m_wide``.
+    """
+
+    k: int
+    n: int
+    d: int
+    L: int
+    eta: float
+    steps: int
+    n_seeds: int
+    n_logits: int
+    losses: tuple[str, ...]
+    logits: LogitPart
+    saturation: SaturationPath
+    narrow: TrainingRun
+    wide: TrainingRun
+
+    @property
+    def runs(self) -> dict[str, TrainingRun]:
+        """The two training runs by width tag, narrow first: ``{"narrow": …, "wide": …}``."""
+        return {"narrow": self.narrow, "wide": self.wide}
+
+
+def _cpu(v: torch.Tensor) -> torch.Tensor:
+    """A float64 CPU copy (what the cached unit result holds)."""
+    return v.detach().to("cpu", torch.float64)
+
+
 # -- (a) random logits -------------------------------------------------------------------------
 def _logit_part(cfg: Config, gen: torch.Generator, dtype, device) -> dict[str, Any]:
+    """The fields of :class:`LogitPart`: Props. 1 and 2 on ``n_logits`` random logit vectors
+    (scales log-uniform on [0.01, logit_scale], Gaussian directions, uniform labels)."""
     N, k = cfg.n_logits, cfg.k
     scale = torch.exp(
         torch.empty(N, 1, dtype=dtype, device=device).uniform_(math.log(0.01), math.log(cfg.logit_scale), generator=gen)
@@ -123,7 +359,6 @@ def _logit_part(cfg: Config, gen: torch.Generator, dtype, device) -> dict[str, A
     y2 = torch.zeros(1, dtype=torch.long, device=device)
     e1, e2 = gn.logit_gradients(z2, y2)
     n_show = min(N, 2500)
-    cpu = lambda v: v.detach().to("cpu", torch.float64)  # noqa: E731
     return {
         "max_logit_ratio": float(ratio.max()),
         "min_logit_ratio": float(ratio.min()),
@@ -136,23 +371,20 @@ def _logit_part(cfg: Config, gen: torch.Generator, dtype, device) -> dict[str, A
         "J_perp_min_minus_p2": float((eig_perp[:, 0] - p_sorted[:, 1]).max()),
         "Jv_c_identity_error": float((g1.gather(-1, y[:, None])[:, 0] + p_c * n2**2).abs().max()),
         "equality_ratio_k2": float(torch.linalg.vector_norm(e1) / torch.linalg.vector_norm(e2)),
-        "logit_sample_ratio": cpu(ratio[:n_show]),
-        "logit_sample_bound": cpu(mu[:n_show]),
-        "logit_sample_p_c": cpu(p_c[:n_show]),
+        "sample_ratio": _cpu(ratio[:n_show]),
+        "sample_bound": _cpu(mu[:n_show]),
+        "sample_p_c": _cpu(p_c[:n_show]),
     }
 
 
 # -- (b) the saturation path ---------------------------------------------------------------------
-def _saturation_part(cfg, X, y, gen: torch.Generator, dtype, device) -> dict[str, Any]:
-    t = torch.linspace(0.0, cfg.t_max, cfg.n_t, dtype=dtype, device=device)
-    c = int(y[0])
-    wrong = (c + 1) % cfg.k
-    # Logit level: z = t·e_wrong, label c.
-    zt = gn.wrong_class_logits(t, cfg.k, wrong)
-    yt = torch.full((cfg.n_t,), c, device=device)
-    g1, g2 = gn.logit_gradients(zt, yt)
-    # Parameter level: the wide net at initialisation, sample x_0; shift the last layer so that
-    # z(x_0) = z_0 + t·e_wrong and every other layer is untouched.
+def _shifted_last_layer(cfg: Config, X, t, wrong: int, gen: torch.Generator, dtype, device):
+    """The wide net at initialisation with its last layer shifted along the path.
+
+    Sample x₀ = ``X[0]``; the output weights get t·e_wrong·h_L(x₀)ᵀ/(s_{L+1}‖h_L(x₀)‖²), so that
+    z(x₀) = z₀ + t·e_wrong and every other layer is untouched. **Returns:** the path's weights
+    (one net per t, as for :func:`lossdyn.gradnorms.relu_mlp.forward`), x₀, z₀ ``(1, 1, k)`` and e_wrong.
+    """
     weights = relu_mlp.init_weights(1, cfg.d, cfg.m_wide, cfg.L, cfg.k, generator=gen, dtype=dtype)
     x0 = X[:1]
     z0, hs = relu_mlp.forward(weights, x0)
@@ -162,50 +394,69 @@ def _saturation_part(cfg, X, y, gen: torch.Generator, dtype, device) -> dict[str
     direction[wrong] = 1.0
     shift = direction[:, None] * h[None, :] / (s_out * h.square().sum())  # (k, m): Δz = e_wrong per unit t
     path = [w.expand(cfg.n_t, *w.shape[1:]) for w in weights[:-1]] + [weights[-1] + t[:, None, None] * shift]
+    return path, x0, z0, direction
+
+
+def _tail_slope(t: torch.Tensor, r: torch.Tensor, tail: torch.Tensor) -> float:
+    """Least-squares slope of log r against t on the points ``tail``."""
+    A = torch.stack([t[tail], torch.ones_like(t[tail])], -1)
+    return float(torch.linalg.lstsq(A, torch.log(r[tail])[:, None]).solution[0, 0])
+
+
+def _saturation_part(cfg: Config, X, y, gen: torch.Generator, dtype, device) -> dict[str, Any]:
+    """The fields of :class:`SaturationPath`: the Corollary of Prop. 2 at the logits and Prop. 3
+    through the parameters (exact per-sample norms from the tangent kernel)."""
+    t = torch.linspace(0.0, cfg.t_max, cfg.n_t, dtype=dtype, device=device)
+    c = int(y[0])
+    wrong = (c + 1) % cfg.k
+    # Logit level: z = t·e_wrong, label c.
+    zt = gn.wrong_class_logits(t, cfg.k, wrong)
+    yt = torch.full((cfg.n_t,), c, device=device)
+    g1, g2 = gn.logit_gradients(zt, yt)
+    # Parameter level: z(x_0) = z_0 + t·e_wrong on the wide net.
+    path, x0, z0, direction = _shifted_last_layer(cfg, X, t, wrong, gen, dtype, device)
     zp, hp = relu_mlp.forward(path, x0)
     Kp = relu_mlp.tangent_kernel(path, hp)[:, 0, :, 0, :]  # (n_t, k, k)
     per = gn.parameter_gradient_bounds(Kp, zp[:, 0], yt)
     ratio_param = per["grad1"] / per["grad2"]
     ratio_logit = torch.linalg.vector_norm(g1, dim=-1) / torch.linalg.vector_norm(g2, dim=-1)
     tail = t >= cfg.t_max / 2
-    slope = lambda r: float(
-        torch.linalg.lstsq(  # noqa: E731
-            torch.stack([t[tail], torch.ones_like(t[tail])], -1), torch.log(r[tail])[:, None]
-        ).solution[0, 0]
-    )
-    cpu = lambda v: v.detach().to("cpu", torch.float64)  # noqa: E731
     return {
-        "sat_t": cpu(t),
-        "sat_label": c,
-        "sat_wrong": wrong,
-        "sat_logit_grad1": cpu(torch.linalg.vector_norm(g1, dim=-1)),
-        "sat_logit_grad2": cpu(torch.linalg.vector_norm(g2, dim=-1)),
-        "sat_logit_bound": cpu(gn.logit_ratio_lower_bound(zt, yt)),
-        "sat_param_grad1": cpu(per["grad1"]),
-        "sat_param_grad2": cpu(per["grad2"]),
-        "sat_param_lower1": cpu(per["lower1"]),
-        "sat_param_upper1": cpu(per["upper1"]),
-        "sat_logit_shift_error": float((zp[:, 0] - z0[0, 0] - t[:, None] * direction).abs().max()),
-        "saturation_ratio": float(ratio_param[-1]),
-        "saturation_logit_ratio": float(ratio_logit[-1]),
-        "saturation_grad2_end": float(per["grad2"][-1]),
-        "saturation_grad2_start": float(per["grad2"][0]),
-        "saturation_grad1_end": float(per["grad1"][-1]),
-        "saturation_slope_param": slope(ratio_param),
-        "saturation_slope_logit": slope(ratio_logit),
+        "t": _cpu(t),
+        "label": c,
+        "wrong": wrong,
+        "logit_grad1": _cpu(torch.linalg.vector_norm(g1, dim=-1)),
+        "logit_grad2": _cpu(torch.linalg.vector_norm(g2, dim=-1)),
+        "logit_bound": _cpu(gn.logit_ratio_lower_bound(zt, yt)),
+        "param_grad1": _cpu(per["grad1"]),
+        "param_grad2": _cpu(per["grad2"]),
+        "param_lower1": _cpu(per["lower1"]),
+        "param_upper1": _cpu(per["upper1"]),
+        "logit_shift_error": float((zp[:, 0] - z0[0, 0] - t[:, None] * direction).abs().max()),
+        "ratio": float(ratio_param[-1]),
+        "logit_ratio": float(ratio_logit[-1]),
+        "grad2_end": float(per["grad2"][-1]),
+        "grad2_start": float(per["grad2"][0]),
+        "grad1_end": float(per["grad1"][-1]),
+        "slope_param": _tail_slope(t, ratio_param, tail),
+        "slope_logit": _tail_slope(t, ratio_logit, tail),
     }
 
 
 # -- (c, d) training ---------------------------------------------------------------------------------
+def _at_most(a: torch.Tensor, b: torch.Tensor, tol: float) -> torch.Tensor:
+    """a ≤ b up to relative rounding ``tol`` (the checks' tolerance, book/methods.md#q-gradient-norms-measures)."""
+    return a <= b * (1 + tol)
+
+
 def _bound_checks(tr: dict[str, Any], tol: float) -> dict[str, Any]:
-    """Violations of the per-sample bounds over every net, checkpoint and sample."""
+    """Violations of Prop. 3's per-sample bounds over every net, checkpoint and sample."""
     g1, g2 = tr["ckpt_sample_grad1"], tr["ckpt_sample_grad2"]
-    slack = lambda a, b: a <= b * (1 + tol)  # noqa: E731  (a ≤ b up to relative rounding)
     ok = (
-        slack(tr["ckpt_sample_lower1"], g1)
-        & slack(g1, tr["ckpt_sample_upper1"])
-        & slack(tr["ckpt_sample_lower2"], g2)
-        & slack(g2, tr["ckpt_sample_upper2"])
+        _at_most(tr["ckpt_sample_lower1"], g1, tol)
+        & _at_most(g1, tr["ckpt_sample_upper1"], tol)
+        & _at_most(tr["ckpt_sample_lower2"], g2, tol)
+        & _at_most(g2, tr["ckpt_sample_upper2"], tol)
     )
     live = g2 > 1e-12
     ratio = torch.where(live, g1 / g2.clamp_min(1e-300), torch.zeros_like(g1))
@@ -241,16 +492,15 @@ def _slope_loglog(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(torch.linalg.lstsq(A, y.log()[:, None]).solution[0, 0])
 
 
-def _training_numbers(tr: dict[str, Any], n: int, k: int, tol: float) -> dict[str, Any]:
+def _finite_mean(t: torch.Tensor) -> float:
+    """Mean of the finite entries of ``t`` (NaN if there are none)."""
+    return float(t[t.isfinite()].mean()) if bool(t.isfinite().any()) else math.nan
+
+
+def _kernel_numbers(tr: dict[str, Any]) -> dict[str, Any]:
+    """The kernel fields of :class:`TrainingRun`: λ₋(K_t) against λ₋(K_0) and λ₊(K_t), dead nets and
+    the growth of λ_max(K_t) (the kernel of Prop. 4)."""
     out: dict[str, Any] = {}
-    b = _bound_checks(tr, tol)
-    cert = _certificates(tr, n, tol)
-    out["bound_violations"], out["bound_checked"], out["max_param_ratio"] = (
-        b["violations"],
-        b["checked"],
-        b["max_param_ratio"],
-    )
-    out["cert_violations"], out["cert_checked"] = cert["violations"], cert["checked"]
     lam0 = tr["ckpt_lambda_perp_min"][:, :, :1]
     out["lambda_perp_min_init"] = float(lam0.min())
     rel = tr["ckpt_lambda_perp_min"] / lam0.clamp_min(1e-300)
@@ -264,65 +514,88 @@ def _training_numbers(tr: dict[str, Any], n: int, k: int, tol: float) -> dict[st
     out["dead_nets"] = int((~alive[:, :, -1]).sum())
     full_max = tr["ckpt_lambda_full_max"]
     out["kernel_growth_max"] = float((full_max / full_max[:, :, :1].clamp_min(1e-300)).max())
-    S = tr["loss"].shape[2] - 1
-    half = torch.arange(S // 2, S + 1)
-    for j, loss in enumerate(LOSSES):
-        L_own = tr["loss"][:, j, :, j]
-        g_own = tr["grad_norm"][:, j, :, j]
-        pl = g_own.square() / L_own
-        out[f"{loss}_loss_start"] = float(L_own[:, 0].mean())
-        out[f"{loss}_loss_end"] = float(L_own[:, -1].mean())
-        out[f"{loss}_pl_start"] = float(pl[:, 0].mean())
-        out[f"{loss}_pl_end"] = float(pl[:, -1].mean())
-        out[f"{loss}_pl_min"] = float(pl.min())
-        out[f"{loss}_loj_min"] = float((g_own / L_own).min())
-        out[f"{loss}_loj_end"] = float((g_own[:, -1] / L_own[:, -1]).mean())
-        out[f"{loss}_accuracy_end"] = float(tr["accuracy"][:, j, -1].mean())
-        out[f"{loss}_up_fraction"] = float((L_own.diff(dim=-1) > 0).to(L_own.dtype).mean())
-        out[f"{loss}_p_c_min_end"] = float(tr["p_c_min"][:, j, -1].min())
-        out[f"{loss}_cert_min"] = float(cert[f"lower_{loss}"].min())
-        out[f"{loss}_cert_upper_max"] = float(cert[f"upper_{loss}"].max())
-        live = (g_own[:, half] > 0).all(-1) & (L_own[:, half] > 0).all(-1)
-        slopes = [_slope_loglog(L_own[s, half], pl[s, half]) for s in range(L_own.shape[0]) if bool(live[s])]
-        out[f"{loss}_pl_vs_loss_slope"] = sum(slopes) / len(slopes) if slopes else float("nan")
-        # Ratio ‖∇L₁‖/‖∇L₂‖ of the full-batch gradients, for the net trained with this loss.
-        # (a net whose ReLUs all died has both gradients exactly 0: left out of these means)
-        g = tr["grad_norm"][:, j]
-        r12 = torch.where(g[..., 1] > 0, g[..., 0] / g[..., 1].clamp_min(1e-300), torch.full_like(g[..., 0], math.nan))
-        mean = lambda t: float(t[t.isfinite()].mean()) if bool(t.isfinite().any()) else math.nan  # noqa: E731
-        out[f"{loss}_ratio12_start"] = mean(r12[:, 0])
-        out[f"{loss}_ratio12_end"] = mean(r12[:, -1])
-    out["certificate_curves"] = {
-        f"{side}_{loss}": cert[f"{side}_{loss}"] for loss in LOSSES for side in ("lower", "upper")
-    }
-    out["n_params"] = tr["n_params"]
-    out["n_perp"] = n * (k - 1)
     return out
 
 
+def _loss_summary(tr: dict[str, Any], j: int, lower: torch.Tensor, upper: torch.Tensor) -> LossSummary:
+    """:class:`LossSummary` of the nets trained with ``LOSSES[j]`` (Prop. 4's c₋, c₊ given)."""
+    L_own = tr["loss"][:, j, :, j]
+    g_own = tr["grad_norm"][:, j, :, j]
+    pl = g_own.square() / L_own
+    S = tr["loss"].shape[2] - 1
+    half = torch.arange(S // 2, S + 1)
+    live = (g_own[:, half] > 0).all(-1) & (L_own[:, half] > 0).all(-1)
+    slopes = [_slope_loglog(L_own[s, half], pl[s, half]) for s in range(L_own.shape[0]) if bool(live[s])]
+    # Ratio ‖∇L₁‖/‖∇L₂‖ of the full-batch gradients, for the net trained with this loss.
+    # (a net whose ReLUs all died has both gradients exactly 0: left out of these means)
+    g = tr["grad_norm"][:, j]
+    r12 = torch.where(g[..., 1] > 0, g[..., 0] / g[..., 1].clamp_min(1e-300), torch.full_like(g[..., 0], math.nan))
+    return LossSummary(
+        loss_start=float(L_own[:, 0].mean()),
+        loss_end=float(L_own[:, -1].mean()),
+        pl_start=float(pl[:, 0].mean()),
+        pl_end=float(pl[:, -1].mean()),
+        pl_min=float(pl.min()),
+        loj_min=float((g_own / L_own).min()),
+        loj_end=float((g_own[:, -1] / L_own[:, -1]).mean()),
+        accuracy_end=float(tr["accuracy"][:, j, -1].mean()),
+        up_fraction=float((L_own.diff(dim=-1) > 0).to(L_own.dtype).mean()),
+        p_c_min_end=float(tr["p_c_min"][:, j, -1].min()),
+        cert_min=float(lower.min()),
+        cert_upper_max=float(upper.max()),
+        pl_vs_loss_slope=sum(slopes) / len(slopes) if slopes else float("nan"),
+        ratio12_start=_finite_mean(r12[:, 0]),
+        ratio12_end=_finite_mean(r12[:, -1]),
+        certificate_lower=lower,
+        certificate_upper=upper,
+    )
+
+
+def _training_run(tr: dict[str, Any], m: int, n: int, k: int, tol: float) -> TrainingRun:
+    """:class:`TrainingRun` from the record of :func:`lossdyn.gradnorms.training.train`."""
+    bounds = _bound_checks(tr, tol)
+    cert = _certificates(tr, n, tol)
+    return TrainingRun(
+        m=m,
+        n_params=tr["n_params"],
+        n_perp=n * (k - 1),
+        checkpoints=tr["checkpoints"],
+        lr_min=float(tr["lr"].min()),
+        lr_max=float(tr["lr"].max()),
+        loss=tr["loss"],
+        grad_norm=tr["grad_norm"],
+        p_c_min=tr["p_c_min"],
+        accuracy=tr["accuracy"],
+        ckpt_lambda_perp_min=tr["ckpt_lambda_perp_min"],
+        ckpt_lambda_perp_max=tr["ckpt_lambda_perp_max"],
+        ckpt_lambda_full_min=tr["ckpt_lambda_full_min"],
+        ckpt_lambda_full_max=tr["ckpt_lambda_full_max"],
+        ckpt_sample_grad1=tr["ckpt_sample_grad1"],
+        ckpt_sample_grad2=tr["ckpt_sample_grad2"],
+        ckpt_sample_p_c=tr["ckpt_sample_p_c"],
+        bound_violations=bounds["violations"],
+        bound_checked=bounds["checked"],
+        max_param_ratio=bounds["max_param_ratio"],
+        cert_violations=cert["violations"],
+        cert_checked=cert["checked"],
+        **_kernel_numbers(tr),
+        per_loss={
+            loss: _loss_summary(tr, j, cert[f"lower_{loss}"], cert[f"upper_{loss}"]) for j, loss in enumerate(LOSSES)
+        },
+    )
+
+
+# -- the run -------------------------------------------------------------------------------------
 def compute(cfg: Config) -> dict[str, Any]:
-    """Compute everything the page shows; returns CPU tensors and numbers (cacheable)."""
+    """The one unit of the page: ``{"logits", "saturation", "narrow", "wide"}``, plain dicts of
+    CPU tensors and numbers (cacheable); the training runs are the records of :func:`train`."""
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype)
-    tol = 1e-9 if dtype == torch.float64 else 1e-4
-    res: dict[str, Any] = {
-        "k": cfg.k,
-        "n": cfg.n,
-        "d": cfg.d,
-        "L": cfg.L,
-        "eta": cfg.eta,
-        "steps": cfg.steps,
-        "m_narrow": cfg.m_narrow,
-        "m_wide": cfg.m_wide,
-        "n_seeds": cfg.n_seeds,
-        "losses": list(LOSSES),
-        "n_logits": cfg.n_logits,
-    }
-    res.update(_logit_part(cfg, generator(cfg.seed, device), dtype, device))
+    out: dict[str, Any] = {"logits": _logit_part(cfg, generator(cfg.seed, device), dtype, device)}
     X, y = random_label_data(cfg.n, cfg.d, cfg.k, generator=generator(cfg.seed + 1, device), dtype=dtype)
-    res.update(_saturation_part(cfg, X, y, generator(cfg.seed + 2, device), dtype, device))
+    out["saturation"] = _saturation_part(cfg, X, y, generator(cfg.seed + 2, device), dtype, device)
     for tag, m in (("narrow", cfg.m_narrow), ("wide", cfg.m_wide)):
-        tr = train(
+        out[tag] = train(
             X,
             y,
             m=m,
@@ -335,28 +608,7 @@ def compute(cfg: Config) -> dict[str, Any]:
             generator=generator(cfg.seed + 3, device),
             desc=f"GD, m = {m}",
         )
-        nums = _training_numbers(tr, cfg.n, cfg.k, tol)
-        curves = nums.pop("certificate_curves")
-        res.update({f"{tag}_{key}": val for key, val in nums.items()})
-        res[f"{tag}_checkpoints"] = tr["checkpoints"]
-        res[f"{tag}_lr_min"], res[f"{tag}_lr_max"] = float(tr["lr"].min()), float(tr["lr"].max())
-        for key in (
-            "loss",
-            "grad_norm",
-            "p_c_min",
-            "accuracy",
-            "ckpt_lambda_perp_min",
-            "ckpt_lambda_perp_max",
-            "ckpt_lambda_full_min",
-            "ckpt_lambda_full_max",
-            "ckpt_sample_grad1",
-            "ckpt_sample_grad2",
-            "ckpt_sample_p_c",
-        ):
-            res[f"{tag}_{key}"] = tr[key]
-        for key, c in curves.items():
-            res[f"{tag}_certificate_{key}"] = c
-    return res
+    return out
 
 
 def plan(cfg: Config) -> WholeRun:
@@ -364,13 +616,30 @@ def plan(cfg: Config) -> WholeRun:
     return WholeRun(cfg, compute)
 
 
-def finish(cfg: Config, parts: dict[str, Any]) -> dict[str, Any]:
-    """The page's result from the one unit's result."""
-    return parts
+def finish(cfg: Config, parts: dict[str, Any]) -> Result:
+    """The :class:`Result` from the one unit's result: (a) and (b) as computed, the training runs
+    summarised (Props. 3 and 4 checked with relative tolerance 1e-9 in float64, 1e-4 in float32)."""
+    tol = 1e-9 if resolve_dtype(cfg.dtype) == torch.float64 else 1e-4
+    return Result(
+        k=cfg.k,
+        n=cfg.n,
+        d=cfg.d,
+        L=cfg.L,
+        eta=cfg.eta,
+        steps=cfg.steps,
+        n_seeds=cfg.n_seeds,
+        n_logits=cfg.n_logits,
+        losses=LOSSES,
+        logits=LogitPart(**parts["logits"]),
+        saturation=SaturationPath(**parts["saturation"]),
+        narrow=_training_run(parts["narrow"], cfg.m_narrow, cfg.n, cfg.k, tol),
+        wide=_training_run(parts["wide"], cfg.m_wide, cfg.n, cfg.k, tol),
+    )
 
 
 # -- what the page quotes ------------------------------------------------------------------------
-_KEY_NUMBERS = (
+#: Sidecar numbers of (a), named like the fields of :class:`LogitPart`.
+_LOGIT_KEYS = (
     "max_logit_ratio",
     "min_logit_ratio",
     "equality_ratio_k2",
@@ -378,16 +647,12 @@ _KEY_NUMBERS = (
     "J_max_eig",
     "J_perp_min_minus_pmin",
     "Jv_c_identity_error",
-    "saturation_ratio",
-    "saturation_logit_ratio",
-    "saturation_grad2_start",
-    "saturation_grad2_end",
-    "saturation_grad1_end",
-    "saturation_slope_param",
-    "saturation_slope_logit",
 )
 
+#: Sidecar numbers of (b): ``saturation_<field>`` for these fields of :class:`SaturationPath`.
+_SATURATION_KEYS = ("ratio", "logit_ratio", "grad2_start", "grad2_end", "grad1_end", "slope_param", "slope_logit")
 
+#: Sidecar numbers of (c, d): ``<tag>_<field>`` for these fields of :class:`TrainingRun` ...
 _TRAIN_KEYS = (
     "lr_min",
     "lr_max",
@@ -406,7 +671,7 @@ _TRAIN_KEYS = (
     "kernel_growth_max",
 )
 
-
+#: ... and ``<tag>_<loss>_<field>`` for these fields of its :class:`LossSummary` of each loss.
 _TRAIN_LOSS_KEYS = (
     "loss_start",
     "loss_end",
@@ -424,227 +689,283 @@ _TRAIN_LOSS_KEYS = (
 )
 
 
-def key_numbers(res: dict[str, Any]) -> dict[str, Any]:
-    out = {key: res[key] for key in _KEY_NUMBERS}
-    out.update({f"wide_{loss}_pl_vs_loss_slope": res[f"wide_{loss}_pl_vs_loss_slope"] for loss in LOSSES[:2]})
-    for tag in ("narrow", "wide"):
-        out[f"{tag}_m"] = res[f"m_{tag}"]
-        out.update({f"{tag}_{key}": res[f"{tag}_{key}"] for key in _TRAIN_KEYS})
-        out.update({f"{tag}_{loss}_{key}": res[f"{tag}_{loss}_{key}"] for loss in LOSSES for key in _TRAIN_LOSS_KEYS})
+def key_numbers(res: Result) -> dict[str, Any]:
+    """The sidecar's numbers: flat keys made of the :class:`Result` path (``wide_mse_softmax_loss_end``
+    is ``res.wide.per_loss["mse_softmax"].loss_end``; ``<tag>_m`` is the width)."""
+    out: dict[str, Any] = {key: getattr(res.logits, key) for key in _LOGIT_KEYS}
+    out.update({f"saturation_{key}": getattr(res.saturation, key) for key in _SATURATION_KEYS})
+    out.update({f"wide_{loss}_pl_vs_loss_slope": res.wide.per_loss[loss].pl_vs_loss_slope for loss in LOSSES[:2]})
+    for tag, run in res.runs.items():
+        out[f"{tag}_m"] = run.m
+        out.update({f"{tag}_{key}": getattr(run, key) for key in _TRAIN_KEYS})
+        for loss in LOSSES:
+            out.update({f"{tag}_{loss}_{key}": getattr(run.per_loss[loss], key) for key in _TRAIN_LOSS_KEYS})
     return out
 
 
-def claims(res: dict[str, Any]) -> list[Claim]:
-    """The page's answer, checked against the measurements (verdicts computed, never typed)."""
-    w, nn = "wide", "narrow"
-    softmax = ("mse_softmax", "cross_entropy")
-    pl_drop = [res[f"{w}_{loss}_pl_end"] / res[f"{w}_{loss}_pl_start"] for loss in softmax]
-    loss_drop = [res[f"{w}_{loss}_loss_end"] / res[f"{w}_{loss}_loss_start"] for loss in softmax]
+# -- the claims (thresholds: book/methods.md#q-gradient-norms-verdicts) ----------------------------------
+def _claim_logit_upper(res: Result) -> Claim:
+    """Q1-upper: Props. 1 and 2, ρ ≤ ½ with equality at k = 2, p = (½, ½)."""
+    lg = res.logits
+    return Claim(
+        "Q1-upper",
+        "At the logits ‖∂L1/∂z‖ ≤ ½‖∂L2/∂z‖ for every z and label (‖J(p)‖ ≤ ½), with equality for k = 2 at p = (½, ½).",
+        f"max ratio over {res.n_logits} random logits (k = {res.k}) {lg.max_logit_ratio:.6f}; "
+        f"max eigenvalue of J {lg.J_max_eig:.6f}; k = 2, p = (½, ½): ratio {lg.equality_ratio_k2:.6f}",
+        verdict(
+            lg.max_logit_ratio <= 0.5 + 1e-12
+            and lg.J_max_eig <= 0.5 + 1e-12
+            and abs(lg.equality_ratio_k2 - 0.5) < 1e-12
+        ),
+    )
+
+
+def _claim_no_lower_bound(res: Result) -> Claim:
+    """Q1-none: the Corollary of Prop. 2 through the parameters (the saturation path)."""
+    sat = res.saturation
+    return Claim(
+        "Q1-none",
+        "‖∇_W L2‖ > r implies no lower bound on ‖∇_W L1‖: on the question's network, a confidently "
+        "wrong sample has ‖∇_W L1‖/‖∇_W L2‖ → 0 at rate e^(−t) while ‖∇_W L2‖ stays away from 0.",
+        f"at margin t = {float(sat.t[-1]):.1f}: parameter ratio {sat.ratio:.3e} "
+        f"(logits {sat.logit_ratio:.3e}); slope of log ratio vs t "
+        f"{sat.slope_param:.3f} (logits {sat.slope_logit:.3f}); ‖∇_W L2‖ "
+        f"{sat.grad2_start:.4f} at t = 0 and {sat.grad2_end:.4f} at the end",
+        verdict(sat.ratio < 1e-3 and abs(sat.slope_param + 1) < 0.1 and sat.grad2_end >= 0.5 * sat.grad2_start),
+    )
+
+
+def _claim_lower_bound(res: Result) -> Claim:
+    """Q1-lower: Prop. 2 on random logits and Prop. 3 per sample on the trained nets."""
+    nn, w = res.narrow, res.wide
+    return Claim(
+        "Q1-lower",
+        "Lower bound away from saturation: σ₋·max(min p, p_c‖p − y‖)·‖p − y‖ ≤ ‖∇_W L1‖ ≤ ½σ₊‖p − y‖ "
+        "and σ₋‖p − y‖ ≤ ‖∇_W L2‖ ≤ σ₊‖p − y‖, per sample (σ± on 1⊥).",
+        f"random logits: min(ρ − μ) = {res.logits.logit_ratio_minus_bound_min:.2e}; trained nets: "
+        f"{nn.bound_violations + w.bound_violations} violations in "
+        f"{nn.bound_checked + w.bound_checked} per-sample checks; largest per-sample "
+        f"‖∇_W L1‖/‖∇_W L2‖ {w.max_param_ratio:.3f} (m = {w.m}), "
+        f"{nn.max_param_ratio:.3f} (m = {nn.m})",
+        verdict(res.logits.logit_ratio_minus_bound_min >= -1e-12 and nn.bound_violations + w.bound_violations == 0),
+    )
+
+
+def _claim_kernel(res: Result) -> Claim:
+    """Q2-ntk: the wide net's λ₋(K_t) stays ≥ ½λ₋(K_0) (the kernel condition of the cited theorems)."""
+    w = res.wide
+    return Claim(
+        "Q2-ntk",
+        "Wide nets at random initialisation (Du et al. 2019; Allen-Zhu et al. 2019; Liu et al. 2022): "
+        "the tangent kernel's smallest eigenvalue stays ≥ half its initial value during training.",
+        f"m = {w.m}: λ₋(K_t)/λ₋(K_0) in [{w.lambda_perp_rel_min:.3f}, "
+        f"{w.lambda_perp_rel_max:.3f}], λ₋(K_0) ≥ {w.lambda_perp_min_init:.4f}",
+        verdict(w.lambda_perp_min_init > 0 and w.lambda_perp_rel_min >= 0.5),
+    )
+
+
+def _claim_gradient_with_loss(res: Result) -> Claim:
+    """Q2-grad: Prop. 4 at every checkpoint of the wide net, with c₋ > 0."""
+    w = res.wide
+    s = w.per_loss
+    return Claim(
+        "Q2-grad",
+        "Hence the gradient vanishes with the loss, never before it: c₋L ≤ ‖∇L‖ ≤ c₊L for L1 and L2 "
+        "(c₋ = 2 or 1 × p_c,min√(λ₋/n)), and (2λ_min/n)L ≤ ‖∇L‖² ≤ (2λ_max/n)L for MSE on logits.",
+        f"m = {w.m}: {w.cert_violations} violations in {w.cert_checked} checks; "
+        f"smallest c₋ {s['mse_softmax'].cert_min:.3e} (L1), {s['cross_entropy'].cert_min:.3e} (L2), "
+        f"{s['mse_logits'].cert_min:.3e} (MSE on logits); measured min ‖∇L‖/L "
+        f"{s['mse_softmax'].loj_min:.3f} (L1), {s['cross_entropy'].loj_min:.3f} (L2), "
+        f"min ‖∇L‖²/L {s['mse_logits'].pl_min:.3e} (MSE on logits)",
+        verdict(w.cert_violations == 0 and min(s[loss].cert_min for loss in LOSSES) > 0),
+    )
+
+
+def _claim_no_pl(res: Result) -> Claim:
+    """Q2-PL: Prop. 4's upper bounds hold and the softmax losses' PL ratio falls during training."""
+    nn, w = res.narrow, res.wide
+    softmax = [w.per_loss[loss] for loss in ("mse_softmax", "cross_entropy")]
+    pl_drop = [s.pl_end / s.pl_start for s in softmax]
+    loss_drop = [s.loss_end / s.loss_start for s in softmax]
+    return Claim(
+        "Q2-PL",
+        "For L1 and L2 the Polyak–Łojasiewicz ratio ‖∇L‖²/L is not bounded away from 0 even for wide "
+        "nets (it is ≤ c₊²·L), unlike MSE on logits; the one-hot targets sit at infinite logits.",
+        f"m = {w.m}, start → end of training: ‖∇L‖²/L × {pl_drop[0]:.3f} (L1), × {pl_drop[1]:.3f} (L2) "
+        f"while L × {loss_drop[0]:.3f}, × {loss_drop[1]:.3f}; MSE on logits: ‖∇L‖²/L ≥ "
+        f"{w.per_loss['mse_logits'].pl_min:.3e} throughout; upper bounds violated "
+        f"{w.cert_violations + nn.cert_violations} times",
+        verdict(w.cert_violations + nn.cert_violations == 0 and all(d < 1 for d in pl_drop)),
+    )
+
+
+def _claim_narrow(res: Result) -> Claim:
+    """Q2-narrow: a singular kernel, and min ‖∇L‖/L at least 10 times below the wide net's."""
+    nn, w = res.narrow, res.wide
     loj_gap = [
-        res[f"{w}_{loss}_loj_min"] / res[f"{nn}_{loss}_loj_min"] if res[f"{nn}_{loss}_loj_min"] > 0 else math.inf
+        w.per_loss[loss].loj_min / nn.per_loss[loss].loj_min if nn.per_loss[loss].loj_min > 0 else math.inf
         for loss in LOSSES
     ]
+    return Claim(
+        "Q2-narrow",
+        "A narrow net with P < n(k − 1) weights has a singular kernel (λ₋ = 0), so no lower bound "
+        "holds, and training reaches points where the gradient is far smaller than the loss.",
+        f"m = {nn.m}, P = {nn.n_params} < n(k−1) = {nn.n_perp}: "
+        f"max λ₋/λ₊ {nn.lambda_perp_over_max_max:.1e}; min over training of ‖∇L‖/L "
+        + ", ".join(f"{nn.per_loss[loss].loj_min:.2e}" for loss in LOSSES)
+        + " (L1, L2, MSE on logits) against "
+        + ", ".join(f"{w.per_loss[loss].loj_min:.3f}" for loss in LOSSES)
+        + f" for m = {w.m}; nets whose ReLUs all died (gradient exactly 0): {nn.dead_nets}",
+        verdict(
+            nn.lambda_perp_over_max_max < 1e-10 and all(g >= 10 for g in loj_gap),
+            partly=nn.lambda_perp_over_max_max < 1e-10,
+        ),
+    )
+
+
+def claims(res: Result) -> list[Claim]:
+    """The page's answer, checked against the measurements (verdicts computed, never typed;
+    thresholds: book/methods.md#q-gradient-norms-verdicts)."""
     return [
-        Claim(
-            "Q1-upper",
-            "At the logits ‖∂L1/∂z‖ ≤ ½‖∂L2/∂z‖ for every z and label (‖J(p)‖ ≤ ½), with equality "
-            "for k = 2 at p = (½, ½).",
-            f"max ratio over {res['n_logits']} random logits (k = {res['k']}) {res['max_logit_ratio']:.6f}; "
-            f"max eigenvalue of J {res['J_max_eig']:.6f}; k = 2, p = (½, ½): ratio {res['equality_ratio_k2']:.6f}",
-            verdict(
-                res["max_logit_ratio"] <= 0.5 + 1e-12
-                and res["J_max_eig"] <= 0.5 + 1e-12
-                and abs(res["equality_ratio_k2"] - 0.5) < 1e-12
-            ),
-        ),
-        Claim(
-            "Q1-none",
-            "‖∇_W L2‖ > r implies no lower bound on ‖∇_W L1‖: on the question's network, a confidently "
-            "wrong sample has ‖∇_W L1‖/‖∇_W L2‖ → 0 at rate e^(−t) while ‖∇_W L2‖ stays away from 0.",
-            f"at margin t = {float(res['sat_t'][-1]):.1f}: parameter ratio {res['saturation_ratio']:.3e} "
-            f"(logits {res['saturation_logit_ratio']:.3e}); slope of log ratio vs t "
-            f"{res['saturation_slope_param']:.3f} (logits {res['saturation_slope_logit']:.3f}); ‖∇_W L2‖ "
-            f"{res['saturation_grad2_start']:.4f} at t = 0 and {res['saturation_grad2_end']:.4f} at the end",
-            verdict(
-                res["saturation_ratio"] < 1e-3
-                and abs(res["saturation_slope_param"] + 1) < 0.1
-                and res["saturation_grad2_end"] >= 0.5 * res["saturation_grad2_start"]
-            ),
-        ),
-        Claim(
-            "Q1-lower",
-            "Lower bound away from saturation: σ₋·max(min p, p_c‖p − y‖)·‖p − y‖ ≤ ‖∇_W L1‖ ≤ ½σ₊‖p − y‖ "
-            "and σ₋‖p − y‖ ≤ ‖∇_W L2‖ ≤ σ₊‖p − y‖, per sample (σ± on 1⊥).",
-            f"random logits: min(ρ − μ) = {res['logit_ratio_minus_bound_min']:.2e}; trained nets: "
-            f"{res[f'{nn}_bound_violations'] + res[f'{w}_bound_violations']} violations in "
-            f"{res[f'{nn}_bound_checked'] + res[f'{w}_bound_checked']} per-sample checks; largest per-sample "
-            f"‖∇_W L1‖/‖∇_W L2‖ {res[f'{w}_max_param_ratio']:.3f} (m = {res['m_wide']}), "
-            f"{res[f'{nn}_max_param_ratio']:.3f} (m = {res['m_narrow']})",
-            verdict(
-                res["logit_ratio_minus_bound_min"] >= -1e-12
-                and res[f"{nn}_bound_violations"] + res[f"{w}_bound_violations"] == 0
-            ),
-        ),
-        Claim(
-            "Q2-ntk",
-            "Wide nets at random initialisation (Du et al. 2019; Allen-Zhu et al. 2019; Liu et al. 2022): "
-            "the tangent kernel's smallest eigenvalue stays ≥ half its initial value during training.",
-            f"m = {res['m_wide']}: λ₋(K_t)/λ₋(K_0) in [{res[f'{w}_lambda_perp_rel_min']:.3f}, "
-            f"{res[f'{w}_lambda_perp_rel_max']:.3f}], λ₋(K_0) ≥ {res[f'{w}_lambda_perp_min_init']:.4f}",
-            verdict(res[f"{w}_lambda_perp_min_init"] > 0 and res[f"{w}_lambda_perp_rel_min"] >= 0.5),
-        ),
-        Claim(
-            "Q2-grad",
-            "Hence the gradient vanishes with the loss, never before it: c₋L ≤ ‖∇L‖ ≤ c₊L for L1 and L2 "
-            "(c₋ = 2 or 1 × p_c,min√(λ₋/n)), and (2λ_min/n)L ≤ ‖∇L‖² ≤ (2λ_max/n)L for MSE on logits.",
-            f"m = {res['m_wide']}: {res[f'{w}_cert_violations']} violations in {res[f'{w}_cert_checked']} checks; "
-            f"smallest c₋ {res[f'{w}_mse_softmax_cert_min']:.3e} (L1), {res[f'{w}_cross_entropy_cert_min']:.3e} (L2), "
-            f"{res[f'{w}_mse_logits_cert_min']:.3e} (MSE on logits); measured min ‖∇L‖/L "
-            f"{res[f'{w}_mse_softmax_loj_min']:.3f} (L1), {res[f'{w}_cross_entropy_loj_min']:.3f} (L2), "
-            f"min ‖∇L‖²/L {res[f'{w}_mse_logits_pl_min']:.3e} (MSE on logits)",
-            verdict(res[f"{w}_cert_violations"] == 0 and min(res[f"{w}_{loss}_cert_min"] for loss in LOSSES) > 0),
-        ),
-        Claim(
-            "Q2-PL",
-            "For L1 and L2 the Polyak–Łojasiewicz ratio ‖∇L‖²/L is not bounded away from 0 even for wide "
-            "nets (it is ≤ c₊²·L), unlike MSE on logits; the one-hot targets sit at infinite logits.",
-            f"m = {res['m_wide']}, start → end of training: ‖∇L‖²/L × {pl_drop[0]:.3f} (L1), × {pl_drop[1]:.3f} (L2) "
-            f"while L × {loss_drop[0]:.3f}, × {loss_drop[1]:.3f}; MSE on logits: ‖∇L‖²/L ≥ "
-            f"{res[f'{w}_mse_logits_pl_min']:.3e} throughout; upper bounds violated "
-            f"{res[f'{w}_cert_violations'] + res[f'{nn}_cert_violations']} times",
-            verdict(res[f"{w}_cert_violations"] + res[f"{nn}_cert_violations"] == 0 and all(d < 1 for d in pl_drop)),
-        ),
-        Claim(
-            "Q2-narrow",
-            "A narrow net with P < n(k − 1) weights has a singular kernel (λ₋ = 0), so no lower bound "
-            "holds, and training reaches points where the gradient is far smaller than the loss.",
-            f"m = {res['m_narrow']}, P = {res[f'{nn}_n_params']} < n(k−1) = {res[f'{nn}_n_perp']}: "
-            f"max λ₋/λ₊ {res[f'{nn}_lambda_perp_over_max_max']:.1e}; min over training of ‖∇L‖/L "
-            + ", ".join(f"{res[f'{nn}_{loss}_loj_min']:.2e}" for loss in LOSSES)
-            + " (L1, L2, MSE on logits) against "
-            + ", ".join(f"{res[f'{w}_{loss}_loj_min']:.3f}" for loss in LOSSES)
-            + f" for m = {res['m_wide']}; nets whose ReLUs all died (gradient exactly 0): {res[f'{nn}_dead_nets']}",
-            verdict(
-                res[f"{nn}_lambda_perp_over_max_max"] < 1e-10 and all(g >= 10 for g in loj_gap),
-                partly=res[f"{nn}_lambda_perp_over_max_max"] < 1e-10,
-            ),
-        ),
+        _claim_logit_upper(res),
+        _claim_no_lower_bound(res),
+        _claim_lower_bound(res),
+        _claim_kernel(res),
+        _claim_gradient_with_loss(res),
+        _claim_no_pl(res),
+        _claim_narrow(res),
     ]
 
 
 # -- fixed-precision tables (printed by the notebook, compared by nbval) -------------------------------
-def _rows(rows: list[tuple[str, str]]) -> str:
-    width = max(len(key) for key, _ in rows)
-    return "\n".join(f"{key:<{width}}  {val}" for key, val in rows)
+#: Checks whose exact value is 0 print as "|x| < 1e-14" below this: at float64 roundoff the last digits
+#: depend on how the batched LAPACK and reduction kernels meet the data's memory alignment, which varies
+#: from run to run, and a page must print the same numbers on every run.
+ROUNDOFF = 1e-14
 
 
-def logit_table(res: dict[str, Any]) -> str:
-    """(a): J's spectrum and the logit-level ratio against its bounds."""
-    return _rows(
+def _zero_check(value: float, spec: str) -> str:
+    """``value`` at fixed precision, or "|x| < 1e-14" when it is 0 up to float64 roundoff."""
+    return f"|x| < {ROUNDOFF:.0e}" if abs(value) < ROUNDOFF else format(value, spec)
+
+
+def logit_table(res: Result) -> str:
+    """(a): J's spectrum and the logit-level ratio against its bounds (Props. 1 and 2)."""
+    lg = res.logits
+    return format_rows(
         [
-            ("random logit vectors (k, count)", f"{res['k']}, {res['n_logits']}"),
-            ("max λ_max(J)          (≤ 1/2, Prop. 1)", f"{res['J_max_eig']:.6f}"),
-            ("min λ_min(J)          (≥ 0)", f"{res['J_min_eig']:+.2e}"),
-            ("max ‖J·1‖             (= 0)", f"{res['J_null_residual']:.2e}"),
-            ("min λ₊(J) − min p     (≥ 0 on 1⊥)", f"{res['J_perp_min_minus_pmin']:+.2e}"),
-            ("max λ₊(J) − 2nd min p (≤ 0 on 1⊥)", f"{res['J_perp_min_minus_p2']:+.2e}"),
-            ("max |(Jv)_c + p_c‖v‖²| (= 0, Prop. 2)", f"{res['Jv_c_identity_error']:.2e}"),
-            ("max ρ = ‖∂L1/∂z‖/‖∂L2/∂z‖", f"{res['max_logit_ratio']:.6f}"),
-            ("min ρ", f"{res['min_logit_ratio']:.3e}"),
-            ("min ρ − μ(p)          (≥ 0, Prop. 2)", f"{res['logit_ratio_minus_bound_min']:+.2e}"),
-            ("min ρ / μ(p)          (≥ 1)", f"{res['logit_ratio_over_bound_min']:.6f}"),
-            ("ρ at k = 2, p = (1/2, 1/2)", f"{res['equality_ratio_k2']:.6f}"),
+            ("random logit vectors (k, count)", f"{res.k}, {res.n_logits}"),
+            ("max λ_max(J)          (≤ 1/2, Prop. 1)", f"{lg.J_max_eig:.6f}"),
+            ("min λ_min(J)          (≥ 0)", _zero_check(lg.J_min_eig, "+.2e")),
+            ("max ‖J·1‖             (= 0)", _zero_check(lg.J_null_residual, ".2e")),
+            ("min λ₊(J) − min p     (≥ 0 on 1⊥)", _zero_check(lg.J_perp_min_minus_pmin, "+.2e")),
+            ("max λ₊(J) − 2nd min p (≤ 0 on 1⊥)", f"{lg.J_perp_min_minus_p2:+.2e}"),
+            ("max |(Jv)_c + p_c‖v‖²| (= 0, Prop. 2)", _zero_check(lg.Jv_c_identity_error, ".2e")),
+            ("max ρ = ‖∂L1/∂z‖/‖∂L2/∂z‖", f"{lg.max_logit_ratio:.6f}"),
+            ("min ρ", f"{lg.min_logit_ratio:.3e}"),
+            ("min ρ − μ(p)          (≥ 0, Prop. 2)", f"{lg.logit_ratio_minus_bound_min:+.2e}"),
+            ("min ρ / μ(p)          (≥ 1)", f"{lg.logit_ratio_over_bound_min:.6f}"),
+            ("ρ at k = 2, p = (1/2, 1/2)", f"{lg.equality_ratio_k2:.6f}"),
         ]
     )
 
 
-def saturation_table(res: dict[str, Any]) -> str:
-    """(b): the confidently wrong sample, at t = 0 and t = t_max."""
-    t = res["sat_t"]
+def _saturation_rows(sat: SaturationPath, i: int, name: str) -> list[tuple[str, str]]:
+    """Both gradient norms at the logits and through the parameters at the path's point ``i``."""
+    return [
+        (f"{name}: ‖∂L2/∂z‖, ‖∂L1/∂z‖", f"{float(sat.logit_grad2[i]):.4e}, {float(sat.logit_grad1[i]):.4e}"),
+        (f"{name}: ‖∇_W L2‖, ‖∇_W L1‖", f"{float(sat.param_grad2[i]):.4e}, {float(sat.param_grad1[i]):.4e}"),
+    ]
+
+
+def saturation_table(res: Result) -> str:
+    """(b): the confidently wrong sample, at t = 0 and t = t_max (the Corollary of Prop. 2)."""
+    sat = res.saturation
     rows = [
-        ("label c, wrong class", f"{res['sat_label']}, {res['sat_wrong']}"),
-        ("max |z(x0) − z0 − t·e_wrong| (last-layer shift)", f"{res['sat_logit_shift_error']:.2e}"),
+        ("label c, wrong class", f"{sat.label}, {sat.wrong}"),
+        ("max |z(x0) − z0 − t·e_wrong| (last-layer shift)", f"{sat.logit_shift_error:.2e}"),
     ]
-    for i, name in ((0, "t = 0"), (-1, f"t = {float(t[-1]):.1f}")):
-        rows += [
-            (
-                f"{name}: ‖∂L2/∂z‖, ‖∂L1/∂z‖",
-                f"{float(res['sat_logit_grad2'][i]):.4e}, {float(res['sat_logit_grad1'][i]):.4e}",
-            ),
-            (
-                f"{name}: ‖∇_W L2‖, ‖∇_W L1‖",
-                f"{float(res['sat_param_grad2'][i]):.4e}, {float(res['sat_param_grad1'][i]):.4e}",
-            ),
-        ]
+    rows += _saturation_rows(sat, 0, "t = 0")
+    rows += _saturation_rows(sat, -1, f"t = {float(sat.t[-1]):.1f}")
     rows += [
-        ("ratio ‖∇_W L1‖/‖∇_W L2‖ at the end", f"{res['saturation_ratio']:.4e}"),
-        ("ratio at the logits at the end", f"{res['saturation_logit_ratio']:.4e}"),
-        ("d log(ratio)/dt, parameters (tail)", f"{res['saturation_slope_param']:.4f}"),
-        ("d log(ratio)/dt, logits (tail)", f"{res['saturation_slope_logit']:.4f}"),
+        ("ratio ‖∇_W L1‖/‖∇_W L2‖ at the end", f"{sat.ratio:.4e}"),
+        ("ratio at the logits at the end", f"{sat.logit_ratio:.4e}"),
+        ("d log(ratio)/dt, parameters (tail)", f"{sat.slope_param:.4f}"),
+        ("d log(ratio)/dt, logits (tail)", f"{sat.slope_logit:.4f}"),
     ]
-    return _rows(rows)
+    return format_rows(rows)
 
 
-def training_table(res: dict[str, Any]) -> str:
-    """(c): sizes, step sizes, per-sample bound checks and the gradient ratio at the end."""
+def _training_row(run: TrainingRun, loss: str) -> str:
+    """One row of :func:`training_table`: the nets of width ``run.m`` trained with ``loss``."""
+    s = run.per_loss[loss]
+    return (
+        f"m = {run.m:<5} {loss:<22}{s.loss_start:>11.4f}{s.loss_end:>11.4g}"
+        f"{s.accuracy_end:>10.3f}{s.p_c_min_end:>13.3e}{s.ratio12_end:>18.4f}{s.up_fraction:>10.3f}"
+    )
+
+
+def training_table(res: Result) -> str:
+    """(c): sizes, step sizes, Prop. 3's per-sample checks and the gradient ratio at the end."""
     lines = [
-        f"n = {res['n']} samples, d = {res['d']}, k = {res['k']}, L = {res['L']} hidden layers, "
-        f"{res['n_seeds']} seeds, {res['steps']} GD steps, eta = {res['eta']}"
+        f"n = {res.n} samples, d = {res.d}, k = {res.k}, L = {res.L} hidden layers, "
+        f"{res.n_seeds} seeds, {res.steps} GD steps, eta = {res.eta}"
     ]
-    for tag in ("narrow", "wide"):
+    for run in res.runs.values():
         lines.append(
-            f"m = {res[f'm_{tag}']:>5}: P = {res[f'{tag}_n_params']} weights (n(k−1) = {res[f'{tag}_n_perp']}), "
-            f"lr in [{res[f'{tag}_lr_min']:.3f}, {res[f'{tag}_lr_max']:.3f}], dead nets {res[f'{tag}_dead_nets']}, "
-            f"max λ_max(K_t)/λ_max(K_0) {res[f'{tag}_kernel_growth_max']:.2f}"
+            f"m = {run.m:>5}: P = {run.n_params} weights (n(k−1) = {run.n_perp}), "
+            f"lr in [{run.lr_min:.3f}, {run.lr_max:.3f}], dead nets {run.dead_nets}, "
+            f"max λ_max(K_t)/λ_max(K_0) {run.kernel_growth_max:.2f}"
         )
         lines.append(
-            f"{'':>10}Prop. 3 violations {res[f'{tag}_bound_violations']}/{res[f'{tag}_bound_checked']}, "
-            f"max per-sample ‖∇L1‖/‖∇L2‖ {res[f'{tag}_max_param_ratio']:.3f}"
+            f"{'':>10}Prop. 3 violations {run.bound_violations}/{run.bound_checked}, "
+            f"max per-sample ‖∇L1‖/‖∇L2‖ {run.max_param_ratio:.3f}"
         )
     lines.append(
         f"{'':>10}{'trained with':<22}{'loss start':>11}{'loss end':>11}{'accuracy':>10}"
         f"{'min p_c end':>13}{'‖∇L1‖/‖∇L2‖ end':>18}{'steps up':>10}"
     )
-    for tag in ("narrow", "wide"):
-        for loss in LOSSES:
-            lines.append(
-                f"m = {res[f'm_{tag}']:<5} {loss:<22}{res[f'{tag}_{loss}_loss_start']:>11.4f}{res[f'{tag}_{loss}_loss_end']:>11.4g}"
-                f"{res[f'{tag}_{loss}_accuracy_end']:>10.3f}{res[f'{tag}_{loss}_p_c_min_end']:>13.3e}"
-                f"{res[f'{tag}_{loss}_ratio12_end']:>18.4f}{res[f'{tag}_{loss}_up_fraction']:>10.3f}"
-            )
+    lines += [_training_row(run, loss) for run in res.runs.values() for loss in LOSSES]
     lines.append("steps up: fraction of GD steps on which the trained loss increased (seed mean)")
     return "\n".join(lines)
 
 
-def pl_table(res: dict[str, Any]) -> str:
+def _kernel_line(run: TrainingRun) -> str:
+    """The head line of :func:`pl_table` for one width: λ₋(K_t) and Prop. 4's violations."""
+    head = f"m = {run.m}: "
+    if run.lambda_perp_min_init > 0:
+        head += (
+            f"λ₋(K_0) ≥ {run.lambda_perp_min_init:.4g}, λ₋(K_t)/λ₋(K_0) in "
+            f"[{run.lambda_perp_rel_min:.3f}, {run.lambda_perp_rel_max:.3f}]"
+        )
+    else:
+        head += f"λ₋(K_t) = 0 up to rounding (max λ₋/λ₊ {run.lambda_perp_over_max_max:.1e})"
+    return head + f", Prop. 4 violations {run.cert_violations}/{run.cert_checked}"
+
+
+def _pl_row(run: TrainingRun, loss: str) -> str:
+    """One row of :func:`pl_table`: the nets of width ``run.m`` trained with ``loss``."""
+    s = run.per_loss[loss]
+    return (
+        f"m = {run.m:<5} {loss:<16}{s.pl_start:>14.4g}{s.pl_end:>11.4g}{s.pl_min:>11.3g}"
+        f"{s.loj_min:>12.4g}{s.loj_end:>10.4g}{s.cert_min:>11.3g}{s.cert_upper_max:>10.3g}"
+    )
+
+
+def pl_table(res: Result) -> str:
     """(d): tangent kernel, Prop. 4's constants and the measured ratios (seed means unless 'min'/'max')."""
-    lines = []
-    for tag in ("narrow", "wide"):
-        head = f"m = {res[f'm_{tag}']}: "
-        if res[f"{tag}_lambda_perp_min_init"] > 0:
-            head += (
-                f"λ₋(K_0) ≥ {res[f'{tag}_lambda_perp_min_init']:.4g}, λ₋(K_t)/λ₋(K_0) in "
-                f"[{res[f'{tag}_lambda_perp_rel_min']:.3f}, {res[f'{tag}_lambda_perp_rel_max']:.3f}]"
-            )
-        else:
-            head += f"λ₋(K_t) = 0 up to rounding (max λ₋/λ₊ {res[f'{tag}_lambda_perp_over_max_max']:.1e})"
-        lines.append(head + f", Prop. 4 violations {res[f'{tag}_cert_violations']}/{res[f'{tag}_cert_checked']}")
+    lines = [_kernel_line(run) for run in res.runs.values()]
     lines.append(
         f"{'':>10}{'trained with':<16}{'‖∇L‖²/L start':>14}{'end':>11}{'min':>11}"
         f"{'‖∇L‖/L min':>12}{'end':>10}{'c₋ min':>11}{'c₊ max':>10}"
     )
-    for tag in ("narrow", "wide"):
-        for loss in LOSSES:
-            g = lambda key: res[f"{tag}_{loss}_{key}"]  # noqa: E731
-            lines.append(
-                f"m = {res[f'm_{tag}']:<5} {loss:<16}{g('pl_start'):>14.4g}{g('pl_end'):>11.4g}{g('pl_min'):>11.3g}"
-                f"{g('loj_min'):>12.4g}{g('loj_end'):>10.4g}{g('cert_min'):>11.3g}{g('cert_upper_max'):>10.3g}"
-            )
+    lines += [_pl_row(run, loss) for run in res.runs.values() for loss in LOSSES]
     lines.append("c₋, c₊: Prop. 4 (for mse_logits they bound ‖∇L‖²/L, for the softmax losses ‖∇L‖/L)")
+    w = res.wide
     lines.append(
-        f"m = {res['m_wide']}, second half of training: d log(‖∇L‖²/L) / d log L = "
-        f"{res['wide_mse_softmax_pl_vs_loss_slope']:.2f} (mse_softmax), "
-        f"{res['wide_cross_entropy_pl_vs_loss_slope']:.2f} (cross_entropy); 1 in the limit L → 0"
+        f"m = {w.m}, second half of training: d log(‖∇L‖²/L) / d log L = "
+        f"{w.per_loss['mse_softmax'].pl_vs_loss_slope:.2f} (mse_softmax), "
+        f"{w.per_loss['cross_entropy'].pl_vs_loss_slope:.2f} (cross_entropy); 1 in the limit L → 0"
     )
     return "\n".join(lines)
 
@@ -663,8 +984,8 @@ NAMES = {
 WIDTH_STYLE = {"narrow": "--", "wide": "-"}
 
 
-def _steps(res: dict[str, Any]) -> np.ndarray:
-    return np.arange(res["steps"] + 1) + 1.0  # step + 1, for log axes
+def _steps(res: Result) -> np.ndarray:
+    return np.arange(res.steps + 1) + 1.0  # step + 1, for log axes
 
 
 def _band(ax, x, values: np.ndarray, color: str, ls: str = "-", label: str | None = None, lw: float = 1.6) -> None:
@@ -675,8 +996,10 @@ def _band(ax, x, values: np.ndarray, color: str, ls: str = "-", label: str | Non
 
 
 # -- Q1 panels -----------------------------------------------------------------------------------
-def _draw_logit_ratio(ax, res: dict[str, Any]) -> None:
-    mu, rho, pc = (res[key].numpy() for key in ("logit_sample_bound", "logit_sample_ratio", "logit_sample_p_c"))
+def _draw_logit_ratio(ax, res: Result) -> None:
+    """(a) ρ against μ(p) on random logits (Prop. 2)."""
+    lg = res.logits
+    mu, rho, pc = lg.sample_bound.numpy(), lg.sample_ratio.numpy(), lg.sample_p_c.numpy()
     keep = mu > 1e-12
     sc = ax.scatter(
         mu[keep], rho[keep], c=pc[keep], s=3, lw=0, cmap="viridis", norm=LogNorm(1e-4, 1), alpha=0.6, rasterized=True
@@ -694,40 +1017,44 @@ def _draw_logit_ratio(ax, res: dict[str, Any]) -> None:
         ylabel=r"$\rho = \|\partial L_1/\partial z\| \,/\, \|\partial L_2/\partial z\|$",
     )
     ax.legend(loc="upper left", framealpha=0.9)
-    ax.set_title(f"(a) random logits, k = {res['k']}", loc="left")
+    ax.set_title(f"(a) random logits, k = {res.k}", loc="left")
 
 
-def _draw_saturation(ax, res: dict[str, Any]) -> None:
-    t = res["sat_t"].numpy()
+def _draw_saturation(ax, res: Result) -> None:
+    """(b) Both gradient norms along the saturation path, with Prop. 3's bounds."""
+    sat = res.saturation
+    t = sat.t.numpy()
     c1, c2 = COLORS["mse_softmax"], COLORS["cross_entropy"]
-    ax.plot(t, res["sat_param_grad2"].numpy(), color=c2, lw=2, label=r"$\|\nabla_W L_2\|$")
-    ax.plot(t, res["sat_param_grad1"].numpy(), color=c1, lw=2, label=r"$\|\nabla_W L_1\|$")
+    ax.plot(t, sat.param_grad2.numpy(), color=c2, lw=2, label=r"$\|\nabla_W L_2\|$")
+    ax.plot(t, sat.param_grad1.numpy(), color=c1, lw=2, label=r"$\|\nabla_W L_1\|$")
     ax.fill_between(
         t,
-        res["sat_param_lower1"].numpy(),
-        res["sat_param_upper1"].numpy(),
+        sat.param_lower1.numpy(),
+        sat.param_upper1.numpy(),
         color=c1,
         alpha=0.15,
         lw=0,
         label=r"Prop. 3 bounds on $\|\nabla_W L_1\|$",
     )
-    ax.plot(t, res["sat_logit_grad2"].numpy(), color=c2, lw=1.2, ls=":", label=r"$\|\partial L_2/\partial z\|$")
-    ax.plot(t, res["sat_logit_grad1"].numpy(), color=c1, lw=1.2, ls=":", label=r"$\|\partial L_1/\partial z\|$")
+    ax.plot(t, sat.logit_grad2.numpy(), color=c2, lw=1.2, ls=":", label=r"$\|\partial L_2/\partial z\|$")
+    ax.plot(t, sat.logit_grad1.numpy(), color=c1, lw=1.2, ls=":", label=r"$\|\partial L_1/\partial z\|$")
     ax.set(
         yscale="log",
         xlim=(t[0], t[-1]),
-        ylim=(max(float(res["sat_param_lower1"].min()), 1e-12), None),
+        ylim=(max(float(sat.param_lower1.min()), 1e-12), None),
         xlabel=r"margin $t$ of the wrong class: $z = z_0 + t\,e_{\mathrm{wrong}}$",
         ylabel="gradient norm",
     )
     ax.legend(loc="lower left", framealpha=0.9)
-    ax.set_title(f"(b) a confidently wrong sample (m = {res['m_wide']})", loc="left")
+    ax.set_title(f"(b) a confidently wrong sample (m = {res.wide.m})", loc="left")
 
 
-def _draw_sample_scatter(ax, res: dict[str, Any]) -> None:
+def _draw_sample_scatter(ax, res: Result) -> None:
+    """(c) Per-sample ‖∇_W L₁‖ against ‖∇_W L₂‖ at every checkpoint of both widths (Prop. 3)."""
     sc = None
     for tag, marker in (("wide", "o"), ("narrow", "^")):
-        g1, g2, pc = (res[f"{tag}_ckpt_sample_{key}"].numpy().ravel() for key in ("grad1", "grad2", "p_c"))
+        run = res.runs[tag]
+        g1, g2, pc = (v.numpy().ravel() for v in (run.ckpt_sample_grad1, run.ckpt_sample_grad2, run.ckpt_sample_p_c))
         keep = (g1 > 0) & (g2 > 0)
         edge = {"edgecolors": "0.2", "linewidths": 0.3} if tag == "narrow" else {"linewidths": 0}
         sc = ax.scatter(
@@ -739,7 +1066,7 @@ def _draw_sample_scatter(ax, res: dict[str, Any]) -> None:
             cmap="viridis",
             norm=LogNorm(1e-4, 1),
             alpha=0.7,
-            label=f"m = {res[f'm_{tag}']}",
+            label=f"m = {run.m}",
             rasterized=True,
             **edge,
         )
@@ -760,68 +1087,67 @@ def _draw_sample_scatter(ax, res: dict[str, Any]) -> None:
 
 
 # -- training panels --------------------------------------------------------------------------------
-def _draw_norms(ax, res: dict[str, Any], tag: str) -> None:
+def _draw_norms(ax, res: Result, tag: str) -> None:
+    """Full-batch ‖∇L₁‖ and ‖∇L₂‖ of the nets trained with L₁ and with L₂, width ``tag``."""
+    run = res.runs[tag]
     x = _steps(res)
-    g = res[f"{tag}_grad_norm"].numpy()  # (S, J, T, 3)
-    losses = res["losses"]
+    g = run.grad_norm.numpy()  # (S, J, T, 3)
     for j_trained, ls in ((0, "-"), (1, "--")):
-        for r, loss in enumerate(losses[:2]):
+        for r, loss in enumerate(res.losses[:2]):
             label = rf"$\|\nabla {('L_1', 'L_2')[r]}\|$, trained with {('$L_1$', '$L_2$')[j_trained]}"
             _band(ax, x, g[:, j_trained, :, r], COLORS[loss], ls, label)
     ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel="full-batch gradient norm")
     ax.legend(loc="lower left", framealpha=0.9)
-    ax.set_title(f"({'a' if tag == 'narrow' else 'c'}) m = {res[f'm_{tag}']}: gradient norms", loc="left")
+    ax.set_title(f"({'a' if tag == 'narrow' else 'c'}) m = {run.m}: gradient norms", loc="left")
 
 
-def _draw_ratio(ax, res: dict[str, Any], tag: str) -> None:
+def _draw_ratio(ax, res: Result, tag: str) -> None:
+    """Full-batch ‖∇L₁‖/‖∇L₂‖ of the nets trained with each loss, width ``tag``."""
+    run = res.runs[tag]
     x = _steps(res)
-    g = res[f"{tag}_grad_norm"].numpy()
-    for j, loss in enumerate(res["losses"]):
+    g = run.grad_norm.numpy()
+    for j, loss in enumerate(res.losses):
         _band(ax, x, g[:, j, :, 0] / g[:, j, :, 1], COLORS[loss], "-", f"trained with {NAMES[loss]}")
     ax.axhline(0.5, color="0.3", ls="--", lw=1, label=r"$\frac{1}{2}$ (logit-level bound)")
     ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel=r"$\|\nabla L_1\| \,/\, \|\nabla L_2\|$")
     ax.legend(loc="lower left", framealpha=0.9)
-    ax.set_title(f"({'b' if tag == 'narrow' else 'd'}) m = {res[f'm_{tag}']}: ratio", loc="left")
+    ax.set_title(f"({'b' if tag == 'narrow' else 'd'}) m = {run.m}: ratio", loc="left")
 
 
 # -- Q2 panels ----------------------------------------------------------------------------------------
-def _own(res: dict[str, Any], tag: str, key: str, j: int) -> np.ndarray:
-    return res[f"{tag}_{key}"].numpy()[:, j, :, j]
+def _own(values: torch.Tensor, j: int) -> np.ndarray:
+    """The nets trained with loss j, measured on loss j: ``(S, T + 1)`` of a ``(S, J, T + 1, 3)`` record."""
+    return values.numpy()[:, j, :, j]
 
 
-def _draw_loss(ax, res: dict[str, Any]) -> None:
+def _draw_loss(ax, res: Result) -> None:
+    """(a) The training loss of every width and loss."""
     x = _steps(res)
     for tag in ("wide", "narrow"):
-        for j, loss in enumerate(res["losses"]):
-            _band(
-                ax,
-                x,
-                _own(res, tag, "loss", j),
-                COLORS[loss],
-                WIDTH_STYLE[tag],
-                f"{NAMES[loss]}, m = {res[f'm_{tag}']}",
-            )
+        run = res.runs[tag]
+        for j, loss in enumerate(res.losses):
+            _band(ax, x, _own(run.loss, j), COLORS[loss], WIDTH_STYLE[tag], f"{NAMES[loss]}, m = {run.m}")
     ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel="training loss $L$")
     ax.legend(loc="lower left", framealpha=0.9, fontsize=7)
     ax.set_title("(a) loss", loc="left")
 
 
-def _draw_pl(ax, res: dict[str, Any]) -> None:
+def _draw_pl(ax, res: Result) -> None:
+    """(b) The PL ratio ‖∇L‖²/L, with the wide net's 2λ_min(K_t)/n for MSE on logits (Prop. 4)."""
     x = _steps(res)
     for tag in ("wide", "narrow"):
-        for j, loss in enumerate(res["losses"]):
-            _band(
-                ax, x, _own(res, tag, "grad_norm", j) ** 2 / _own(res, tag, "loss", j), COLORS[loss], WIDTH_STYLE[tag]
-            )
-    ck = np.asarray(res["wide_checkpoints"]) + 1.0
-    lo = res["wide_certificate_lower_mse_logits"].numpy()
+        run = res.runs[tag]
+        for j, loss in enumerate(res.losses):
+            _band(ax, x, _own(run.grad_norm, j) ** 2 / _own(run.loss, j), COLORS[loss], WIDTH_STYLE[tag])
+    ck = np.asarray(res.wide.checkpoints) + 1.0
+    lo = res.wide.per_loss["mse_logits"].certificate_lower.numpy()
     ax.plot(
         ck,
         lo.min(0),
         "v",
         color=COLORS["mse_logits"],
         ms=5,
-        label=r"$2\lambda_{\min}(K_t)/n$, m = " + str(res["m_wide"]),
+        label=r"$2\lambda_{\min}(K_t)/n$, m = " + str(res.wide.m),
     )
     ax.set(
         xscale="log",
@@ -834,45 +1160,48 @@ def _draw_pl(ax, res: dict[str, Any]) -> None:
     ax.set_title("(b) Polyak–Łojasiewicz ratio", loc="left")
 
 
-def _draw_lojasiewicz(ax, res: dict[str, Any]) -> None:
+def _draw_lojasiewicz(ax, res: Result) -> None:
+    """(c) ‖∇L‖/L of the softmax losses between Prop. 4's c₋ and c₊ (wide net)."""
     x = _steps(res)
-    ck = np.asarray(res["wide_checkpoints"]) + 1.0
-    for j, loss in enumerate(res["losses"][:2]):
+    ck = np.asarray(res.wide.checkpoints) + 1.0
+    for j, loss in enumerate(res.losses[:2]):
         for tag in ("wide", "narrow"):
-            _band(ax, x, _own(res, tag, "grad_norm", j) / _own(res, tag, "loss", j), COLORS[loss], WIDTH_STYLE[tag])
-        lo = res[f"wide_certificate_lower_{loss}"].numpy().min(0)
-        hi = res[f"wide_certificate_upper_{loss}"].numpy().max(0)
-        ax.plot(ck, lo, "^", color=COLORS[loss], ms=4, label=rf"$c_-$, $c_+$ for {NAMES[loss]}, m = {res['m_wide']}")
+            run = res.runs[tag]
+            _band(ax, x, _own(run.grad_norm, j) / _own(run.loss, j), COLORS[loss], WIDTH_STYLE[tag])
+        lo = res.wide.per_loss[loss].certificate_lower.numpy().min(0)
+        hi = res.wide.per_loss[loss].certificate_upper.numpy().max(0)
+        ax.plot(ck, lo, "^", color=COLORS[loss], ms=4, label=rf"$c_-$, $c_+$ for {NAMES[loss]}, m = {res.wide.m}")
         ax.plot(ck, hi, "v", color=COLORS[loss], ms=4)
     ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel=r"$\|\nabla L\| / L$")
     ax.legend(loc="lower left", framealpha=0.9)
     ax.set_title("(c) gradient over loss (Prop. 4)", loc="left")
 
 
-def _draw_kernel(ax, res: dict[str, Any]) -> None:
-    ck = np.asarray(res["wide_checkpoints"]) + 1.0
-    lam = res["wide_ckpt_lambda_perp_min"].numpy()  # (S, J, C)
-    for j, loss in enumerate(res["losses"]):
+def _draw_kernel(ax, res: Result) -> None:
+    """(d) λ₋(K_t)/λ₋(K_0) of the wide net; the narrow net's singular kernel in words."""
+    ck = np.asarray(res.wide.checkpoints) + 1.0
+    lam = res.wide.ckpt_lambda_perp_min.numpy()  # (S, J, C)
+    for j, loss in enumerate(res.losses):
         rel = lam[:, j] / lam[:, j, :1]
         ax.plot(ck, np.median(rel, 0), "o-", color=COLORS[loss], ms=3, lw=1.2, label=f"trained with {NAMES[loss]}")
         ax.fill_between(ck, rel.min(0), rel.max(0), color=COLORS[loss], alpha=0.15, lw=0)
     ax.axhline(0.5, color="0.3", ls="--", lw=1, label=r"$\frac{1}{2}$ (what the theorems need)")
-    narrow = res["narrow_lambda_perp_over_max_max"]
+    nn = res.narrow
     ax.text(
         0.02,
         0.04,
-        f"m = {res['m_narrow']}: λ₋ = 0 (largest λ₋/λ₊ {narrow:.0e}),\n"
-        f"P = {res['narrow_n_params']} < n(k−1) = {res['narrow_n_perp']}",
+        f"m = {nn.m}: λ₋ = 0 (largest λ₋/λ₊ {nn.lambda_perp_over_max_max:.0e}),\n"
+        f"P = {nn.n_params} < n(k−1) = {nn.n_perp}",
         transform=ax.transAxes,
         fontsize=8,
     )
     ax.set(xscale="log", ylim=(0, None), xlabel="GD step + 1", ylabel=r"$\lambda_-(K_t)\,/\,\lambda_-(K_0)$")
     ax.legend(loc="upper left", framealpha=0.9)
-    ax.set_title(f"(d) tangent kernel on $(1^\\perp)^n$, m = {res['m_wide']}", loc="left")
+    ax.set_title(f"(d) tangent kernel on $(1^\\perp)^n$, m = {res.wide.m}", loc="left")
 
 
 # -- figures --------------------------------------------------------------------------------------------
-def plot_logit_answer(res: dict[str, Any]) -> Figure:
+def plot_logit_answer(res: Result) -> Figure:
     """Q1: (a) ratio against its bounds on random logits, (b) the saturation counterexample, (c) trained nets."""
     fig, axes = new_figure(3, 1, width=4.3, height=3.8)
     with style():
@@ -882,7 +1211,7 @@ def plot_logit_answer(res: dict[str, Any]) -> Figure:
     return fig
 
 
-def plot_training_norms(res: dict[str, Any]) -> Figure:
+def plot_training_norms(res: Result) -> Figure:
     """Both gradient norms and their ratio along training, narrow (top) and wide (bottom)."""
     fig, axes = new_figure(2, 2, width=5.0, height=3.6)
     with style():
@@ -892,7 +1221,7 @@ def plot_training_norms(res: dict[str, Any]) -> Figure:
     return fig
 
 
-def plot_wide_regime(res: dict[str, Any]) -> Figure:
+def plot_wide_regime(res: Result) -> Figure:
     """Q2: loss, PL ratio, ‖∇L‖/L with Prop. 4's constants, and the tangent kernel's smallest eigenvalue."""
     fig, axes = new_figure(2, 2, width=5.0, height=3.6)
     with style():
@@ -903,7 +1232,7 @@ def plot_wide_regime(res: dict[str, Any]) -> Figure:
     return fig
 
 
-def plot_gradient_norms(res: dict[str, Any]) -> Figure:
+def plot_gradient_norms(res: Result) -> Figure:
     """Every panel of the page in one figure (the saved one): Q1 row, training row, Q2 row."""
     with style():
         fig = Figure(figsize=(20.0, 11.4), layout="constrained")
@@ -933,5 +1262,4 @@ def plot_gradient_norms(res: dict[str, Any]) -> Figure:
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "Gradient norms of MSE on the softmax and of cross-entropy, exactly and measured"
 PAPER_FIGURE = ""
-Result = dict  # TODO(issue 10): a typed result
 plot = plot_gradient_norms

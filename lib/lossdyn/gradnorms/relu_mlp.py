@@ -4,7 +4,8 @@ F(W, x) = logits of a fully connected net with L hidden ReLU layers of width m (
 applied by the loss). NTK parameterisation (Jacot et al. 2018): weights W_l ~ N(0, 1) and
 pre-activations a_l = s_l·W_l h_{l−1} with s_l = √(2/fan_in) for hidden layers (He scaling)
 and s_{L+1} = √(1/m) for the output layer; no biases (as in Du et al. 2019). At t = 0 this is
-the same function as He initialisation; the scale factors make the tangent kernel O(1) in m.
+the same function as He initialisation; the scale factors make the tangent kernel O(1) in m
+(why this parameterisation: book/methods.md#q-gradient-norms).
 
 Weights are a list of L + 1 tensors of shape ``(B, fan_out, fan_in)``; inputs ``X`` ``(n, d)``
 are shared by the B nets. Besides the forward pass the module gives

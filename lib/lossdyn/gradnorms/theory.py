@@ -123,6 +123,11 @@ def restricted_eigvalsh(K: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(Q.T @ K @ Q)
 
 
+def _quadratic_form(K: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """gᵀKg for a batch: ``K`` ``(..., k, k)``, ``g`` ``(..., k)`` → ``(...)`` (= ‖Gᵀg‖² when K = G Gᵀ)."""
+    return (g.unsqueeze(-2) @ K @ g.unsqueeze(-1)).squeeze(-1).squeeze(-1)
+
+
 def parameter_gradient_bounds(K: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-sample parameter-gradient norms and the page's bounds, from the tangent kernel blocks.
 
@@ -134,14 +139,13 @@ def parameter_gradient_bounds(K: torch.Tensor, z: torch.Tensor, y: torch.Tensor)
     ``upper2`` = σ₊‖v‖, ``sigma_min``, ``sigma_max`` (on 1⊥) and ``p_c``.
     """
     g1, g2 = logit_gradients(z, y)
-    quad = lambda g: (g.unsqueeze(-2) @ K @ g.unsqueeze(-1)).squeeze(-1).squeeze(-1)  # noqa: E731
     ev = restricted_eigvalsh(K).clamp_min(0.0)
     s_min, s_max = ev[..., 0].sqrt(), ev[..., -1].sqrt()
     v_norm = torch.linalg.vector_norm(g2, dim=-1)
     p_c = torch.softmax(z, -1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
     return {
-        "grad1": quad(g1).clamp_min(0.0).sqrt(),
-        "grad2": quad(g2).clamp_min(0.0).sqrt(),
+        "grad1": _quadratic_form(K, g1).clamp_min(0.0).sqrt(),
+        "grad2": _quadratic_form(K, g2).clamp_min(0.0).sqrt(),
         "lower1": s_min * logit_ratio_lower_bound(z, y) * v_norm,
         "upper1": 0.5 * s_max * v_norm,
         "lower2": s_min * v_norm,

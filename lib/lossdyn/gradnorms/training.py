@@ -9,7 +9,9 @@ At ``n_checkpoints`` log-spaced steps it also forms the n·k × n·k tangent ker
 its smallest eigenvalue (on (1⊥)ⁿ and on R^{nk}), the per-sample parameter-gradient norms and
 the page's per-sample bounds (:func:`lossdyn.gradnorms.theory.parameter_gradient_bounds`).
 
-Losses are means over the n samples (the question's sums times 1/n: only the step size changes).
+Losses are means over the n samples (the question's sums times 1/n: only the step size changes);
+this and the other choices the question leaves open (data, step size, widths) are explained in
+book/methods.md#q-gradient-norms.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def random_label_data(
     """n inputs uniform on the sphere of radius √d in R^d and labels uniform in {0, …, k − 1}.
 
     Random labels make this pure memorisation, the setting of the over-parameterised
-    convergence theorems (they need only that no two inputs are parallel).
+    convergence theorems (they need only that no two inputs are parallel; book/methods.md#q-gradient-norms).
     """
     x = torch.randn(n, d, generator=generator, dtype=dtype, device=generator.device)
     x = math.sqrt(d) * x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
@@ -127,6 +129,7 @@ def train(
 
 
 def _train(X, y, *, m, L, k, n_seeds, eta, steps, n_checkpoints, generator, desc) -> dict[str, Any]:
+    """The loop of :func:`train`: forward, the three cotangents, one backward pass, the records, a GD step."""
     n, d = X.shape
     J = len(LOSSES)
     init = relu_mlp.init_weights(n_seeds, d, m, L, k, generator=generator, dtype=X.dtype)
@@ -153,17 +156,20 @@ def _train(X, y, *, m, L, k, n_seeds, eta, steps, n_checkpoints, generator, desc
             own = [(pick * delta).sum(1, keepdim=True) for delta in deltas]  # δ of each net's own loss
             for W, gr in zip(weights, relu_mlp.weight_grads(hs, own)):
                 W -= lr * gr[:, 0]
-    cpu = lambda t: t.detach().to("cpu", torch.float64)  # noqa: E731
-    shape = lambda t: cpu(t).reshape(n_seeds, J, *t.shape[1:])  # noqa: E731
     out = {
-        "loss": shape(torch.stack(losses, 1)),
-        "grad_norm": shape(torch.stack(norms, 1)),
-        "p_c_min": shape(torch.stack(pcmin, 1)),
-        "accuracy": shape(torch.stack(acc, 1)),
+        "loss": _per_seed(torch.stack(losses, 1), n_seeds),
+        "grad_norm": _per_seed(torch.stack(norms, 1), n_seeds),
+        "p_c_min": _per_seed(torch.stack(pcmin, 1), n_seeds),
+        "accuracy": _per_seed(torch.stack(acc, 1), n_seeds),
         "checkpoints": ckpts,
         "n_params": relu_mlp.n_params(d, m, L, k),
-        "lr": shape(lr[:, 0, 0]),
+        "lr": _per_seed(lr[:, 0, 0], n_seeds),
     }
     for key in records[0]:
-        out[f"ckpt_{key}"] = shape(torch.stack([r[key] for r in records], 1))
+        out[f"ckpt_{key}"] = _per_seed(torch.stack([r[key] for r in records], 1), n_seeds)
     return out
+
+
+def _per_seed(t: torch.Tensor, n_seeds: int) -> torch.Tensor:
+    """A float64 CPU copy of a per-net record ``(B, …)``, B = n_seeds·len(LOSSES), as ``(S, J, …)``."""
+    return t.detach().to("cpu", torch.float64).reshape(n_seeds, len(LOSSES), *t.shape[1:])

@@ -1,5 +1,6 @@
 """Command line: ``python -m lossdyn build …`` renders the book; ``python -m lossdyn sweep NOTEBOOK …``
-computes a notebook's units on Dask (see :mod:`lossdyn.pipeline.sweep`).
+computes a notebook's units on Dask (see :mod:`lossdyn.pipeline.sweep`); ``python -m lossdyn readme``
+rewrites the README's figure table from the figure registry.
 
 A bad parameter exits with code 2 and one line naming the key and what is allowed,
 before any kernel or worker starts.
@@ -14,8 +15,9 @@ import sys
 from pathlib import Path
 
 from lossdyn.pipeline.config import ConfigError
+from lossdyn.pipeline.measured import record_sweep
 from lossdyn.pipeline.paths import find_root
-from lossdyn.pipeline.runner import PROFILES, build, list_notebooks, parse_value, plan_jobs, record_sweep
+from lossdyn.pipeline.runner import PROFILES, build, list_notebooks, parse_value, plan_jobs
 
 __all__ = ["main"]
 
@@ -68,7 +70,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--retries", type=int, default=2, help="resubmissions of a failed task (default 2)")
     s.add_argument("--dry-run", action="store_true", help="list the units and what is cached; compute nothing")
+    r = sub.add_parser("readme", help="rewrite the README's figure table from the figure registry")
+    r.add_argument("--check", action="store_true", help="exit 1 if the table is out of date; change nothing")
     return parser
+
+
+def _readme(args: argparse.Namespace) -> int:
+    from lossdyn.pipeline.pages import README_BEGIN, README_END, readme_figure_table, update_readme
+
+    root = find_root()
+    if args.check:
+        text = (root / "README.md").read_text()
+        current = text[text.index(README_BEGIN) + len(README_BEGIN) : text.index(README_END)].strip()
+        ok = current == readme_figure_table()
+        print(
+            "README figure table is up to date"
+            if ok
+            else "README figure table is out of date: run python -m lossdyn readme"
+        )
+        return 0 if ok else 1
+    print("README figure table rewritten" if update_readme(root) else "README figure table already up to date")
+    return 0
 
 
 def _sweep(args: argparse.Namespace, overrides: dict) -> int:
@@ -101,10 +123,12 @@ def _sweep(args: argparse.Namespace, overrides: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    overrides = {key: parse_value(value) for key, value in args.parameter}
-    if args.cache_dir:  # papermill kernels and Dask's local workers inherit it
+    overrides = {key: parse_value(value) for key, value in getattr(args, "parameter", [])}
+    if getattr(args, "cache_dir", None):  # papermill kernels and Dask's local workers inherit it
         os.environ["LOSSDYN_CACHE_DIR"] = str(Path(args.cache_dir).expanduser().resolve())
     try:
+        if args.command == "readme":
+            return _readme(args)
         if args.command == "sweep":
             if args.workers is not None and args.workers < 1:
                 raise ConfigError(f"--workers = {args.workers} is not allowed: need >= 1")

@@ -40,7 +40,8 @@ def intra_op_threads(threads: int) -> Iterator[None]:
     """Run with ``torch.set_num_threads(threads)`` (0: leave as is), restoring the old value after.
 
     On this project's 2-core CPUs the small matmuls of the experiments run faster with one
-    intra-op thread than with two (spec, performance notes).
+    intra-op thread than with two, and one single-threaded worker per core beats one worker with two
+    threads (book/methods.md#pipeline-threads).
     """
     old = torch.get_num_threads()
     if threads > 0:

@@ -117,9 +117,7 @@ def check_figure_module(module: ModuleType) -> None:
     elif cfg.__module__ != module.__name__:
         problems.append(f"Config defined in this module (it is {cfg.__module__}.{cfg.__name__})")
     result = getattr(module, "Result", None)
-    if not (
-        isinstance(result, type) and (dataclasses.is_dataclass(result) or result is dict)
-    ):  # TODO(issue 10): no dict
+    if not (isinstance(result, type) and dataclasses.is_dataclass(result)):
         problems.append("Result (a dataclass)")
     if problems:
         raise ContractError(

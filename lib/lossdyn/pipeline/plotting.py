@@ -23,7 +23,7 @@ from lossdyn.pipeline.claims import Claim
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.paths import figure_dir
 
-__all__ = ["PALETTE", "new_figure", "save_figure", "show_figure", "style"]
+__all__ = ["PALETTE", "edge_of_stability", "new_figure", "save_figure", "show_figure", "style"]
 
 #: Colour-blind-safe palette (Okabe–Ito), class 0 first.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -68,6 +68,20 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.0, height: fl
         fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
+
+
+def edge_of_stability(ax, eta, *, color: str = "0.2", ls: str = "--", lw: float = 1.0, label: str | None = None):
+    """Draw the edge of stability λ = 2/η of gradient descent (Paper 2, Figs. 1, 2 and 5).
+
+    A scalar ``eta`` draws the horizontal line λ = 2/η; an array of learning rates draws the curve
+    2/η against η (Fig. 5's axes). Returns the matplotlib artist.
+    """
+    import numpy as np
+
+    if np.ndim(eta) == 0:
+        return ax.axhline(2.0 / eta, color=color, ls=ls, lw=lw, label=label)
+    eta = np.asarray(eta, dtype=float)
+    return ax.plot(eta, 2.0 / eta, ls, color=color, lw=lw, label=label)[0]
 
 
 def show_figure(fig: Figure, *, dpi: int = 110):

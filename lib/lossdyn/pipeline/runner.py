@@ -14,8 +14,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import platform
-import re
 import subprocess
 import sys
 import time
@@ -26,17 +24,22 @@ from typing import Any
 
 import yaml
 
-from lossdyn.pipeline.cache import device_type
-from lossdyn.pipeline.claims import VERDICTS
 from lossdyn.pipeline.config import ConfigError, ExperimentConfig
-from lossdyn.pipeline.device import cpu_model
 from lossdyn.pipeline.figures import config_class
+from lossdyn.pipeline.measured import record_paper_run
+from lossdyn.pipeline.pages import (
+    META_KEY,
+    toc_generated_pages,
+    write_claims_page,
+    write_figure_tables,
+    write_placeholder,
+    write_status_page,
+)
 from lossdyn.pipeline.paths import figure_dir, find_root, generated_dir, notebook_dir, params_dir
 
 __all__ = ["PROFILES", "Job", "build", "notebook_defaults", "plan_jobs"]
 
 PROFILES = ("quick", "paper")
-_META_KEY = "lossdyn"
 
 
 @dataclass
@@ -200,7 +203,8 @@ Rerun it with the companion's runner, or with plain papermill from the repositor
 
 Figure files: {downloads}
 
-Results cache key `{run.get("key", "n/a")}` (device `{run.get("device", "n/a")}`); see the {{doc}}`status page <status>`.
+Results cache key `{run.get("key", "n/a")}` (device `{run.get("device", "n/a")}`); see the
+{{doc}}`status page <status>`.
 """
 
 
@@ -215,277 +219,13 @@ def postprocess(job: Job, root: Path) -> None:
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
     nb.cells.append(nbformat.v4.new_markdown_cell(_reproduce_markdown(job, root)))
-    nb.metadata[_META_KEY] = {
+    nb.metadata[META_KEY] = {
         "profile": job.profile,
         "overrides": job.inject,
         "parameters": job.cfg.to_dict(),
         "seconds": round(job.seconds, 2),
     }
     nbformat.write(nb, path)
-
-
-# -- generated pages --------------------------------------------------------------------------
-def toc_generated_pages(root: Path) -> list[str]:
-    """Names of the ``book/generated/*`` entries of ``_toc.yml``."""
-    text = (root / "_toc.yml").read_text()
-    return re.findall(r"book/generated/([A-Za-z0-9_]+)", text)
-
-
-def write_placeholder(name: str, root: Path) -> None:
-    """A page for a notebook that has not been executed yet, so the book still builds under -W."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(
-        nbformat.v4.new_markdown_cell(
-            f"# {name}\n\nThis notebook has not been executed in this build. Run\n\n"
-            f"```sh\npython -m lossdyn build --only {name}\n```\n"
-        )
-    )
-    nb.metadata[_META_KEY] = {"placeholder": True}
-    nbformat.write(nb, generated_dir(root) / f"{name}.ipynb")
-
-
-def _md(text: str) -> str:
-    """Escape text for a Markdown table cell."""
-    return re.sub(r"([|*`$<>\\])", r"\\\1", str(text)).replace("\n", " ")
-
-
-def _execution_meta(name: str, root: Path) -> dict[str, Any]:
-    """The runner's record in an executed notebook's metadata ({} if absent)."""
-    import nbformat
-
-    path = generated_dir(root) / f"{name}.ipynb"
-    if not path.is_file():
-        return {}
-    return nbformat.read(path, as_version=4).metadata.get(_META_KEY, {})
-
-
-def _changes(meta: Mapping[str, Any]) -> str:
-    changed = ", ".join(f"{k}={v}" for k, v in meta.get("overrides", {}).items())
-    return f"{meta.get('profile', '?')} profile" + (f"; {changed}" if changed else "")
-
-
-def write_claims_page(root: Path) -> Path:
-    """``book/generated/claims.md``: every figure's claims with measured numbers and verdicts."""
-    pages = set(toc_generated_pages(root))  # stale or unlisted notebooks are not linked
-    sidecars = sorted(p for p in figure_dir(root).glob("*.json") if p.stem in pages)
-    totals: dict[str, int] = {}
-    summary_rows, sections = [], []
-    for path in sidecars:
-        data = json.loads(path.read_text())
-        name = data["notebook"]
-        counts = {v: 0 for v in VERDICTS}
-        rows = []
-        for c in data.get("claims", []):
-            counts[c["verdict"]] += 1
-            totals[c["verdict"]] = totals.get(c["verdict"], 0) + 1
-            rows.append(f"| {_md(c['id'])} | {_md(c['claim'])} | {_md(c['measured'])} | **{c['verdict']}** |")
-        summary_rows.append(f"| {{doc}}`{name} <{name}>` | " + " | ".join(str(counts[v]) for v in VERDICTS) + " |")
-        sections.append(
-            f"## {{doc}}`{name}`\n\nMeasured with the {_md(_changes(_execution_meta(name, root)))}.\n\n"
-            "| id | claim (paper) | measured | verdict |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
-        )
-    overall = ", ".join(f"{totals[v]} {v}" for v in VERDICTS if v in totals) or "no claims yet"
-    table = (
-        "| page | " + " | ".join(VERDICTS) + " |\n|---|" + "---|" * len(VERDICTS) + "\n" + "\n".join(summary_rows)
-        if summary_rows
-        else ""
-    )
-    body = "\n".join(sections) or "No notebook has been executed yet.\n"
-    text = f"""# Claims and verdicts
-
-Every statement of the papers that a page checks, with the number we measured and a verdict
-(`reproduced`, `partial`, `not reproduced`). Generated from the JSON sidecars in `book/figures/`
-at build time; a verdict is computed by the lib from the measurement, never typed in.
-
-**Summary:** {overall}.
-
-{table}
-
-{body}"""
-    out = generated_dir(root) / "claims.md"
-    out.write_text(text)
-    return out
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("torch", "numpy", "matplotlib", "seaborn", "papermill", "jupyter-book", "nbval", "lossdyn"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
-def machine_summary() -> dict[str, Any]:
-    """What machine this is: platform, CPU, cores, torch threads, CUDA device."""
-    import torch
-
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU only)",
-    }
-
-
-def record_paper_run(job: Job, root: Path) -> None:
-    """Update ``book/measured/paper_profile_runs.json`` (committed) with this paper-profile run."""
-    path = root / "book" / "measured" / "paper_profile_runs.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    runs = json.loads(path.read_text()) if path.is_file() else {}
-    sidecar = figure_dir(root) / f"{job.name}.json"
-    run = json.loads(sidecar.read_text()).get("run", {}) if sidecar.is_file() else {}
-    if run.get("hit"):  # rendered from the cache (e.g. after a sweep): nothing was timed
-        return
-    machine = machine_summary()
-    runs[job.name] = {
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "seconds": round(job.seconds, 1),
-        "compute_seconds": run.get("compute_seconds"),
-        "from_cache": run.get("hit"),
-        "units": run.get("units"),
-        "units_cached": run.get("units_cached"),
-        "device": run.get("device"),
-        "machine": f"{machine['cpu']}, {machine['cores']} cores"
-        + ("" if machine["cuda"].startswith("none") else f", {machine['cuda']}"),
-        "overrides": job.inject,
-    }
-    path.write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
-
-
-def record_sweep(report: Any, cfg: ExperimentConfig, overrides: Mapping[str, Any], root: Path) -> None:
-    """Update ``book/measured/sweeps.json`` (committed) with a paper-profile sweep that computed units."""
-    path = root / "book" / "measured" / "sweeps.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    runs = json.loads(path.read_text()) if path.is_file() else {}
-    machine = machine_summary()
-    runs[cfg.notebook] = {
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "wall_seconds": round(report.wall_seconds, 1),
-        "compute_seconds": round(report.compute_seconds, 1),
-        "units": report.units,
-        "cached_before": report.cached,
-        "computed": report.computed,
-        "tasks": report.tasks,
-        "workers": report.workers,
-        "cluster": "LocalCluster, 1 thread each" if report.scheduler.startswith("LocalCluster") else "external cluster",
-        "retried": len(report.retried),
-        "device": device_type(cfg),
-        "machine": f"{machine['cpu']}, {machine['cores']} cores"
-        + ("" if machine["cuda"].startswith("none") else f", {machine['cuda']}"),
-        "overrides": dict(overrides),
-    }
-    path.write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
-
-
-def _unit_summary(run: Mapping[str, Any]) -> str:
-    """ "from cache (n units)" or "computed k of n units in s" from a sidecar's run info."""
-    if "hit" not in run:
-        return "n/a"
-    n, cached = run.get("units", 1), run.get("units_cached", 0)
-    if run["hit"]:
-        return f"from cache ({n} units)"
-    return f"computed {n - cached} of {n} units ({run.get('compute_seconds', 0):.1f} s of compute in all)"
-
-
-def write_status_page(root: Path) -> Path:
-    """``book/generated/status.md``: per-notebook run time and cache key, paper-profile runs, machine, versions."""
-    import nbformat
-
-    pages = set(toc_generated_pages(root))
-    rows = []
-    for path in sorted(p for p in generated_dir(root).glob("*.ipynb") if p.stem in pages):
-        meta = nbformat.read(path, as_version=4).metadata
-        mine = meta.get(_META_KEY, {})
-        link = f"{{doc}}`{path.stem} <{path.stem}>`"
-        if mine.get("placeholder") or "papermill" not in meta:
-            rows.append(f"| {link} | not executed | | | |")
-            continue
-        sidecar = figure_dir(root) / f"{path.stem}.json"
-        run = json.loads(sidecar.read_text()).get("run", {}) if sidecar.is_file() else {}
-        duration = meta["papermill"].get("duration") or 0.0
-        result = _unit_summary(run)
-        rows.append(
-            f"| {link} | {_md(_changes(mine))} | {duration:.1f} s | {result} on {run.get('device', '?')} | `{run.get('key', 'n/a')}` |"
-        )
-    paper_path = root / "book" / "measured" / "paper_profile_runs.json"
-    paper = json.loads(paper_path.read_text()) if paper_path.is_file() else {}
-    paper_rows = (
-        "\n".join(
-            f"| {{doc}}`{name} <{name}>` | {r['seconds']:.0f} s | {_md(r['machine'])} | {r['device']} | {r['date']} |"
-            for name, r in paper.items()
-            if (generated_dir(root) / f"{name}.ipynb").is_file()
-        )
-        or "| (none recorded yet) | | | | |"
-    )
-    sweeps_path = root / "book" / "measured" / "sweeps.json"
-    sweeps = json.loads(sweeps_path.read_text()) if sweeps_path.is_file() else {}
-    sweep_rows = (
-        "\n".join(
-            f"| {{doc}}`{name} <{name}>` | {r['wall_seconds']:.0f} s | {r['compute_seconds']:.0f} s | {r['computed']} of {r['units']} "
-            f"in {r['tasks']} tasks | {r['workers']} × {_md(r['cluster'])} | {_md(r['machine'])} | {r['date']} |"
-            for name, r in sweeps.items()
-            if (generated_dir(root) / f"{name}.ipynb").is_file()
-        )
-        or "| (none recorded yet) | | | | | | |"
-    )
-    machine = machine_summary()
-    machine_rows = "\n".join(f"| {k.replace('_', ' ')} | {_md(v)} |" for k, v in machine.items())
-    versions = "\n".join(f"| {k} | {v} |" for k, v in _versions().items())
-    text = f"""# Build status
-
-What machine built this book, with which versions, and how long each notebook took.
-Generated by `python -m lossdyn build` on {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}.
-
-## Notebooks in this build
-
-Run time is papermill's wall time for the whole notebook (kernel start included). *Result*
-says how many of the notebook's units of work (one network of an ensemble, one ResNet, or the
-whole run) were computed in that run and how many were read from the results cache
-(`results/units/<key>/`, each key hashing the unit's parameters, the device type and the
-library's source); the *run key* hashes the parameters and the units' keys.
-
-| notebook | profile and changed parameters | run time | result | run key |
-|---|---|---|---|---|
-{chr(10).join(rows)}
-
-## Paper profile: measured runs
-
-Wall times of the last `python -m lossdyn build --profile paper` run of each notebook, as recorded
-in `book/measured/paper_profile_runs.json` (committed with the code that produced them).
-
-| notebook | wall time | machine | device | date |
-|---|---|---|---|---|
-{paper_rows}
-
-## Paper profile: measured sweeps
-
-Wall times of the last `python -m lossdyn sweep NOTEBOOK --profile paper` that computed units, as
-recorded in `book/measured/sweeps.json`; *compute* is the tasks' time summed over workers.
-
-| notebook | wall time | compute | units computed | workers | machine | date |
-|---|---|---|---|---|---|---|
-{sweep_rows}
-
-## Machine
-
-| | |
-|---|---|
-{machine_rows}
-
-| package | version |
-|---|---|
-{versions}
-"""
-    out = generated_dir(root) / "status.md"
-    out.write_text(text)
-    return out
 
 
 def build_book(root: Path) -> int:
@@ -525,7 +265,7 @@ def build(
             continue
         postprocess(job, root)
         if job.profile == "paper":
-            record_paper_run(job, root)
+            record_paper_run(job.name, job.seconds, job.inject, root)
         log(f"done in {job.seconds:.1f} s")
     out_dir = generated_dir(root)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -534,6 +274,7 @@ def build(
             write_placeholder(name, root)
     write_claims_page(root)
     write_status_page(root)
+    write_figure_tables(root)
     if failed:
         log(
             f"{len(failed)} notebook(s) failed: {', '.join(j.name for j in failed)} "

@@ -143,7 +143,10 @@ class EnsemblePlan(Plan):
             spec_fields = dataclasses.asdict(spec)
             group = canonical(spec_fields)
             for m in members:
-                label = f"H={spec.H} {spec.family}/{spec.weighting} steps={spec.steps} eta={m.eta:g} A={m.A:g} T={m.T} replica={m.replica}"
+                label = (
+                    f"H={spec.H} {spec.family}/{spec.weighting} steps={spec.steps} "
+                    f"eta={m.eta:g} A={m.A:g} T={m.T} replica={m.replica}"
+                )
                 self.units.append(
                     Unit(
                         "ensemble-member",
