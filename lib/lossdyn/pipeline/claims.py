@@ -6,7 +6,9 @@ import dataclasses
 
 __all__ = ["Claim", "VERDICTS", "format_claims", "format_rows", "verdict"]
 
-VERDICTS = ("reproduced", "partial", "not reproduced")
+#: ``not measured``: the run cannot decide the claim (a grid claim without the grid, runs that did not train
+#: into the claim's regime, diverged runs only); it is never a pass.
+VERDICTS = ("reproduced", "partial", "not reproduced", "not measured")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,8 +28,11 @@ class Claim:
         return dataclasses.asdict(self)
 
 
-def verdict(holds: bool, *, partly: bool = False) -> str:
-    """``reproduced`` if ``holds``, ``partial`` if only ``partly``, else ``not reproduced``."""
+def verdict(holds: bool, *, partly: bool = False, measurable: bool = True) -> str:
+    """``not measured`` unless ``measurable``; else ``reproduced`` if ``holds``, ``partial`` if only ``partly``,
+    else ``not reproduced``."""
+    if not measurable:
+        return "not measured"
     return "reproduced" if holds else ("partial" if partly else "not reproduced")
 
 

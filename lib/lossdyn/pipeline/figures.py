@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ContractError",
+    "Cost",
     "FIGURE_NAME",
     "FigureEntry",
     "FigureModule",
@@ -65,6 +66,19 @@ FIGURE_NAME = re.compile(r"^(p\d+|q)_[a-z0-9_]+$")
 
 class ContractError(TypeError):
     """A figure module that lacks a name of :class:`FigureModule` (the message names each one)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    """What one run of a figure with a given config is expected to cost, from the config's sizes.
+
+    ``seconds``: wall time on the project's 2-core CPU (one thread per worker process);
+    ``memory_bytes``: peak resident memory of the run. A figure module's ``estimate(cfg)`` returns it; the
+    runner compares it with the machine's free memory and with the profile's own estimate before any kernel starts.
+    """
+
+    seconds: float
+    memory_bytes: int
 
 
 @dataclasses.dataclass(frozen=True)

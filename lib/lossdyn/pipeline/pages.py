@@ -168,8 +168,9 @@ def write_claims_page(root: Path) -> Path:
     text = f"""# Claims and verdicts
 
 Every statement of the papers that a page checks, with the number we measured and a verdict
-(`reproduced`, `partial`, `not reproduced`). Generated from the JSON sidecars in `book/figures/`
-at build time; a verdict is computed by the lib from the measurement, never typed in.
+(`reproduced`, `partial`, `not reproduced`, or `not measured` where the run cannot decide).
+Generated from the JSON sidecars in `book/figures/` at build time; a verdict is computed by the
+lib from the measurement, never typed in.
 
 **Summary:** {_tally(every) if every else "no claims yet"}.
 
