@@ -28,6 +28,7 @@ from lossdyn.dissipativity import soft_ce
 from lossdyn.pipeline.claims import Claim, format_rows, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, generator, resolve_device, resolve_dtype
+from lossdyn.pipeline.figures import KERNEL_BYTES, Cost
 from lossdyn.pipeline.plotting import PALETTE, new_figure
 from lossdyn.pipeline.units import WholeRun
 
@@ -38,6 +39,7 @@ __all__ = [
     "claims",
     "compute",
     "constants_table",
+    "estimate",
     "finish",
     "key_numbers",
     "plan",
@@ -341,6 +343,21 @@ def compute(cfg: Config) -> dict[str, Any]:
         **_cut(cfg, s, x_star),
         **_contour(cfg, s),
     }
+
+
+def estimate(cfg: Config) -> Cost:
+    """Wall time and peak memory of one run (the figure contract's optional ``estimate``) from its sizes:
+    the contour plane (grid² × C values), Lemma 8's samples (n × C, and n Hessians of C × C with their
+    eigenvalues, n × C² memory and about n × C⁴ time on this CPU).
+
+    Fitted on the project's 2-core CPU, compute alone, peak RSS over a process that imports what a kernel does:
+    C = 2, grid 201, n = 2·10⁴: 1.4 s, +89 MB; grid 801: 1.6 s, +146 MB; n = 2·10⁶: 3.0 s, +480 MB;
+    C = 50, grid 401: 9.2 s, +1.28 GB; C = 200, n = 5000: 489 s, +4.7 GB. The rest of the notebook
+    (kernel, figure) took 5.5 s.
+    """
+    plane, n, C = cfg.grid**2 * cfg.C, cfg.n_bound_samples, cfg.C
+    seconds = 6.7 + 1.3e-7 * plane + 3.9e-7 * n * C + 5.4e-11 * n * C**4
+    return Cost(seconds=seconds, memory_bytes=int(KERNEL_BYTES + 47 * plane + 99 * n * C + 21 * n * C**2))
 
 
 def plan(cfg: Config) -> WholeRun:

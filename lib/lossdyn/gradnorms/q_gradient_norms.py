@@ -37,6 +37,7 @@ from lossdyn.gradnorms.training import LOSSES, random_label_data, train
 from lossdyn.pipeline.claims import Claim, format_rows, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, generator, resolve_device, resolve_dtype
+from lossdyn.pipeline.figures import DTYPE_SLOWDOWN, DTYPE_WIDTH, KERNEL_BYTES, Cost
 from lossdyn.pipeline.plotting import PALETTE, new_figure, style
 from lossdyn.pipeline.units import WholeRun
 
@@ -48,6 +49,7 @@ __all__ = [
     "SaturationPath",
     "TrainingRun",
     "claims",
+    "estimate",
     "compute",
     "finish",
     "key_numbers",
@@ -609,6 +611,25 @@ def compute(cfg: Config) -> dict[str, Any]:
             desc=f"GD, m = {m}",
         )
     return out
+
+
+def estimate(cfg: Config) -> Cost:
+    """Wall time and peak memory of one run (the figure contract's optional ``estimate``): B = n_seeds × 3 nets
+    per width trained for ``steps`` steps (time ∝ B·n·P), the tangent kernel (n k × n k per net, its eigenvalues)
+    at each checkpoint, the random logits of part (a).
+
+    Fitted on the project's 2-core CPU (float64, compute alone): the quick profile 5.95 s, +66 MB; n = 128:
+    26.3 s, +1.13 GB; m_wide = 1024: 94.8 s, +2.32 GB; 10⁶ logits: 7.4 s, +391 MB. The rest of the
+    notebook (kernel, five panels) took 15 s.
+    """
+    B = cfg.n_seeds * len(LOSSES)
+    P = [relu_mlp.n_params(cfg.d, m, cfg.L, cfg.k) for m in (cfg.m_narrow, cfg.m_wide)]
+    nk = cfg.n * cfg.k
+    slow, size = DTYPE_SLOWDOWN[cfg.dtype] / 2, DTYPE_WIDTH[cfg.dtype] / 2
+    train = 6e-10 * cfg.steps * B * cfg.n * sum(P) + 2.8e-10 * cfg.n_checkpoints * B * nk**3
+    seconds = 15.5 + slow * (train + 1.6e-6 * cfg.n_logits * cfg.k / 3)
+    memory = KERNEL_BYTES + size * (248 * B * max(P) + 848 * B * nk**2 + 145 * cfg.n_logits * cfg.k)
+    return Cost(seconds=seconds, memory_bytes=int(memory))
 
 
 def plan(cfg: Config) -> WholeRun:

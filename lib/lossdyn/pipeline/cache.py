@@ -13,7 +13,18 @@ kind and fields + device type + sha256 of every lib source file)``, so a change 
 to any lib code gives a new key; nothing is invalidated by hand.
 
 Entries are written into a temporary folder on the same filesystem and renamed into place, so a
-killed run or worker leaves no half entry (at most a ``.tmp-*`` folder, never read).
+killed run or worker leaves no half entry (at most a ``.tmp-*`` folder, never read). ``unit.json``
+holds the sha256 of ``result.pt``; an entry is used only if its three files read, its checksum matches
+and its result loads. A damaged entry (truncated or emptied ``result.pt``, garbage or missing JSON) is
+reported (:func:`lossdyn.pipeline.progress.notice`), **set aside** into ``<cache root>/damaged/`` (never
+deleted) and computed again, by a notebook's run and by a sweep alike; ``sweep --dry-run`` counts it as
+missing.
+
+Before anything is computed, the runner and the sweep check that the cache root can be written
+(:func:`check_writable`). A unit that still cannot be stored (the disk filled up, the share went away) is
+kept in the **fallback cache** (``LOSSDYN_FALLBACK_DIR``, default ``~/.cache/lossdyn/fallback``, else the
+temporary folder) and reported; the next run that needs it reads it from there and moves it into the
+cache (:func:`find_unit`).
 
 The cache root is ``results/`` in the repository, or ``LOSSDYN_CACHE_DIR`` (a shared filesystem
 path for several machines; ``--cache-dir`` of the CLI sets it). ``LOSSDYN_CACHE`` selects the mode:
@@ -24,38 +35,50 @@ from the code).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lossdyn.pipeline.config import ExperimentConfig
+from lossdyn.pipeline.config import ConfigError, ExperimentConfig
 from lossdyn.pipeline.device import resolve_device
 from lossdyn.pipeline.paths import find_root, results_dir
+from lossdyn.pipeline.progress import notice
 from lossdyn.pipeline.units import Plan, Unit, canonical, plan_for
 
 __all__ = [
     "CacheInfo",
+    "DamagedEntry",
     "cache_key",
     "cache_mode",
     "cache_root",
     "cached_run",
+    "check_writable",
     "compute_units",
+    "damage",
     "device_type",
     "distinct_units",
+    "fallback_root",
+    "find_unit",
     "is_stored",
+    "keep_unit",
     "lib_source_hash",
     "load_unit",
+    "repair",
     "run_key",
+    "set_aside",
     "store_unit",
     "unit_entry",
     "unit_key",
@@ -120,14 +143,106 @@ def unit_entry(key: str, root_dir: Path) -> Path:
     return root_dir / "units" / key
 
 
+class DamagedEntry(Exception):
+    """A cache entry that exists but cannot be used; the message says what is wrong with it."""
+
+
+def _read(entry: Path, name: str) -> bytes:
+    try:
+        return (entry / name).read_bytes()
+    except FileNotFoundError:
+        raise DamagedEntry(f"{name} is missing") from None
+    except OSError as exc:
+        raise DamagedEntry(f"{name} cannot be read ({type(exc).__name__})") from None
+
+
+def _json(entry: Path, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_read(entry, name))
+    except ValueError:
+        raise DamagedEntry(f"{name} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise DamagedEntry(f"{name} is not a JSON object")
+    return value
+
+
+def _verified(entry: Path) -> tuple[bytes, dict[str, Any]]:
+    """(bytes of ``result.pt``, meta) of an entry whose files read and whose checksum matches."""
+    info, meta, data = _json(entry, "unit.json"), _json(entry, "meta.json"), _read(entry, "result.pt")
+    if not isinstance(meta.get("wall_seconds"), (int, float)):
+        raise DamagedEntry("meta.json has no wall_seconds")
+    if info.get("sha256") != hashlib.sha256(data).hexdigest():
+        raise DamagedEntry(f"result.pt ({len(data)} bytes) does not match the sha256 in unit.json")
+    return data, meta
+
+
+def damage(key: str, root_dir: Path) -> str | None:
+    """What is wrong with the stored entry of ``key`` (files, checksum); ``None`` if it is sound or absent."""
+    entry = unit_entry(key, root_dir)
+    if not entry.exists():
+        return None
+    try:
+        _verified(entry)
+    except DamagedEntry as exc:
+        return str(exc)
+    return None
+
+
 def is_stored(key: str, root_dir: Path) -> bool:
-    return (unit_entry(key, root_dir) / "result.pt").is_file()
+    """Whether ``key`` has a sound entry under ``root_dir`` (its files read and its checksum matches)."""
+    return unit_entry(key, root_dir).is_dir() and damage(key, root_dir) is None
 
 
 def load_unit(key: str, root_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(result, meta) of a stored unit."""
+    """(result, meta) of a stored unit; ``FileNotFoundError`` if absent, :class:`DamagedEntry` if damaged."""
     entry = unit_entry(key, root_dir)
-    return torch.load(entry / "result.pt", weights_only=True), json.loads((entry / "meta.json").read_text())
+    if not entry.is_dir():
+        raise FileNotFoundError(f"no cache entry {entry}")
+    data, meta = _verified(entry)
+    try:
+        return torch.load(io.BytesIO(data), weights_only=True), meta
+    except Exception as exc:  # a checksum that matches bytes torch cannot read (e.g. another torch)
+        raise DamagedEntry(f"result.pt does not load ({type(exc).__name__})") from None
+
+
+def set_aside(key: str, root_dir: Path, reason: str, *, announce: bool = True) -> Path:
+    """Move a damaged entry to ``<root>/damaged/<key>-<UTC time>-<pid>`` (never deleted); report it
+    (:func:`~lossdyn.pipeline.progress.notice`) if ``announce``."""
+    aside = root_dir / "damaged" / f"{key}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}"
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(unit_entry(key, root_dir), aside)
+    if announce:
+        notice(f"cache entry units/{key} is damaged ({reason}): set aside as {aside}; it is computed again")
+    return aside
+
+
+def fallback_root() -> Path:
+    """Where units that cannot be stored in the cache are kept: ``LOSSDYN_FALLBACK_DIR``, else
+    ``$XDG_CACHE_HOME/lossdyn/fallback`` (default ``~/.cache/lossdyn/fallback``)."""
+    env = os.environ.get("LOSSDYN_FALLBACK_DIR", "")
+    if env:
+        return Path(env).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME", "") or str(Path.home() / ".cache")
+    return Path(base).expanduser().resolve() / "lossdyn" / "fallback"
+
+
+def _fallbacks(root_dir: Path) -> list[Path]:
+    alt = [fallback_root(), Path(tempfile.gettempdir()) / f"lossdyn-fallback-{os.getuid()}"]
+    return [a for a in alt if a != root_dir]
+
+
+def check_writable(root_dir: Path) -> None:
+    """Raise :class:`ConfigError` (one line) unless ``<root_dir>/units`` can be created and written."""
+    try:
+        folder = root_dir / "units"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-check-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"--cache-dir: cannot write the results cache at {root_dir} ({type(exc).__name__}: "
+            f"{exc.strerror or exc}); give a writable folder with --cache-dir or LOSSDYN_CACHE_DIR"
+        ) from None
 
 
 def run_key(cfg: ExperimentConfig, keys: list[str]) -> str:
@@ -200,18 +315,29 @@ def unit_meta(device: str, seconds: float, batch: int) -> dict[str, Any]:
 
 
 def store_unit(key: str, root_dir: Path, unit: Unit, result: dict[str, Any], meta: dict[str, Any]) -> None:
-    """Write one unit atomically: a temporary folder beside the entry, renamed into place."""
+    """Write one unit atomically: a temporary folder beside the entry, renamed into place.
+
+    ``unit.json`` records the sha256 of ``result.pt``. A damaged entry in the way is set aside first.
+    """
     final = unit_entry(key, root_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".tmp-{key}-{platform.node()}-{os.getpid()}-{time.monotonic_ns()}"
     tmp.mkdir()
     try:
-        torch.save(result, tmp / "result.pt")
+        buffer = io.BytesIO()
+        torch.save(result, buffer)
+        data = buffer.getvalue()
+        (tmp / "result.pt").write_bytes(data)
         info = {"key": key, "kind": unit.kind, "label": unit.label, "fields": unit.fields}
+        info["sha256"] = hashlib.sha256(data).hexdigest()
         (tmp / "unit.json").write_text(canonical(info) + "\n")
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        if final.exists():  # refresh, or another worker finished the same unit first
-            shutil.rmtree(final, ignore_errors=True)
+        if final.exists():  # refresh, another worker finished the same unit first, or a damaged entry
+            problem = damage(key, root_dir)
+            if problem:
+                set_aside(key, root_dir, problem)
+            else:
+                shutil.rmtree(final, ignore_errors=True)
         os.rename(tmp, final)  # atomic on one filesystem
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -220,10 +346,95 @@ def store_unit(key: str, root_dir: Path, unit: Unit, result: dict[str, Any], met
         raise
 
 
+def keep_unit(key: str, root_dir: Path, unit: Unit, result: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    """Store a computed unit in the cache, else in the fallback cache; never lose it silently.
+
+    **Returns:** ``None`` when it is in the cache, else the line that reports where it was kept, or that
+    nowhere could be written (it starts ``not stored:``); the line also goes to
+    :func:`~lossdyn.pipeline.progress.notice`. Never raises ``OSError``.
+    """
+    try:
+        store_unit(key, root_dir, unit, result, meta)
+        return None
+    except OSError as exc:
+        why = f"{type(exc).__name__}: {exc.strerror or exc}"
+    for alt in _fallbacks(root_dir):
+        try:
+            store_unit(key, alt, unit, result, meta)
+        except OSError:
+            continue
+        message = f"unit {key} ({unit.label}) could not be stored in the cache {root_dir} ({why}); kept in {alt}"
+        notice(message)
+        return message
+    message = (
+        f"not stored: unit {key} ({unit.label}) could not be stored in the cache {root_dir} ({why}) nor in a fallback"
+    )
+    notice(message)
+    return message
+
+
+def find_unit(key: str, root_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(result, meta) of ``key`` from the cache, else from the fallback cache (then moved into the cache);
+    ``None`` if neither has it. A damaged entry is set aside (:func:`set_aside`) and counts as absent."""
+    for where in [root_dir, *_fallbacks(root_dir)]:
+        try:
+            found = load_unit(key, where)
+        except FileNotFoundError:
+            continue
+        except DamagedEntry as exc:
+            with contextlib.suppress(FileNotFoundError):  # another process set it aside first
+                set_aside(key, where, str(exc))
+            continue
+        if where != root_dir:
+            _promote(key, where, root_dir)
+        return found
+    return None
+
+
+def repair(keys: list[str], root_dir: Path) -> list[str]:
+    """Before a sweep: set aside the damaged entries of ``keys``, move sound ones kept in a fallback cache
+    into the cache. **Returns:** one line per entry changed, for the caller to report."""
+    lines = []
+    for key in keys:
+        problem = damage(key, root_dir)
+        if problem:
+            aside = set_aside(key, root_dir, problem, announce=False)
+            lines.append(f"units/{key} was damaged ({problem}): set aside as {aside}, computed again")
+        elif not unit_entry(key, root_dir).exists():
+            for alt in _fallbacks(root_dir):
+                if is_stored(key, alt) and _promote(key, alt, root_dir, announce=False):
+                    lines.append(f"units/{key} moved from the fallback cache {alt} into the cache")
+                    break
+    return lines
+
+
+def _promote(key: str, alt: Path, root_dir: Path, *, announce: bool = True) -> bool:
+    """Move a unit kept in a fallback cache into the cache (copy, atomic rename, then remove the copy)."""
+    tmp = root_dir / "units" / f".tmp-{key}-{platform.node()}-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        shutil.copytree(unit_entry(key, alt), tmp)
+        os.rename(tmp, unit_entry(key, root_dir))
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
+    shutil.rmtree(unit_entry(key, alt), ignore_errors=True)
+    if announce:
+        notice(f"unit {key} read from the fallback cache {alt} and moved into the cache {root_dir}")
+    return True
+
+
 def compute_units(
-    plan: Plan, batches: list[list[Unit]], keys: dict[int, str], *, device: str, workers: int, root_dir: Path | None
+    plan: Plan,
+    batches: list[list[Unit]],
+    keys: dict[int, str],
+    *,
+    device: str,
+    workers: int,
+    root_dir: Path | None,
+    kept: list[str] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], float]:
-    """Compute ``batches`` of units; store each unit under ``root_dir`` unless it is None.
+    """Compute ``batches`` of units; keep each unit under ``root_dir`` unless it is None (:func:`keep_unit`:
+    the fallback cache if the cache cannot take it; each report line is appended to ``kept``).
 
     **Returns:** ``({key: result}, total seconds)``.
     """
@@ -237,7 +448,9 @@ def compute_units(
         for unit, result in zip(batch, results):
             key = keys[id(unit)]
             if root_dir is not None:
-                store_unit(key, root_dir, unit, result, meta)
+                message = keep_unit(key, root_dir, unit, result, meta)
+                if message and kept is not None:
+                    kept.append(message)
             out[key] = result
     return out, total
 
@@ -265,9 +478,10 @@ def cached_run(cfg: ExperimentConfig, *, root: Path | None = None) -> tuple[dict
     seconds = 0.0
     if mode == "on":
         for u in units:
-            if is_stored(keys[id(u)], root_dir):
-                results[keys[id(u)]], meta = load_unit(keys[id(u)], root_dir)
-                seconds += float(meta["wall_seconds"])
+            found = find_unit(keys[id(u)], root_dir)
+            if found is not None:
+                results[keys[id(u)]] = found[0]
+                seconds += float(found[1]["wall_seconds"])
     cached = len(results)
     missing = [u for u in units if keys[id(u)] not in results]
     device = dev

@@ -3,7 +3,10 @@ computes a notebook's units on Dask (see :mod:`lossdyn.pipeline.sweep`); ``pytho
 rewrites the README's figure table from the figure registry.
 
 A bad parameter exits with code 2 and one line naming the key and what is allowed,
-before any kernel or worker starts.
+before any kernel or worker starts; so do a run that cannot or should not start (a CUDA device that is
+not there, an estimate above the machine's memory, one far beyond its profile's time without ``--yes``),
+a results cache that cannot be written and a scheduler that cannot be reached. Ctrl-C ends a build or a
+sweep with one line and exit code 130, keeping what was finished.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from lossdyn.pipeline.config import ConfigError
 from lossdyn.pipeline.measured import record_sweep
 from lossdyn.pipeline.paths import find_root
-from lossdyn.pipeline.runner import PROFILES, build, list_notebooks, parse_value, plan_jobs
+from lossdyn.pipeline.runner import COST_FACTOR, PROFILES, build, list_notebooks, parse_value, plan_jobs, preflight
 
 __all__ = ["main"]
 
@@ -36,7 +39,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar=("KEY", "VALUE"),
-        help="override a parameter (YAML value), e.g. -p p_d 0.9",
+        help="override a parameter (YAML 1.2 value: 1e-3 and .inf are numbers), e.g. -p p_d 0.9",
     )
     p.add_argument(
         "--cache-dir",
@@ -56,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-book", action="store_true", help="execute notebooks only; skip jupyter-book")
     b.add_argument("--refresh", action="store_true", help="recompute results even when cached")
     b.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds (default 1800)")
+    b.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"run even if a notebook's estimated time is more than {COST_FACTOR:g}x its profile's",
+    )
     s = sub.add_parser("sweep", help="compute a notebook's missing units as tasks on Dask distributed")
     s.add_argument("notebook", help="notebook name, e.g. p2_fig5_edge_of_stability")
     _common(s)
@@ -95,21 +103,27 @@ def _readme(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace, overrides: dict) -> int:
     from lossdyn.pipeline.cache import cache_root
-    from lossdyn.pipeline.sweep import sweep, sweep_tasks
+    from lossdyn.pipeline.sweep import damaged_units, sweep, sweep_tasks
 
     known = list_notebooks(find_root())
     if args.notebook not in known:
         raise ConfigError(f"NOTEBOOK: unknown notebook {args.notebook!r}; known: {', '.join(known)}")
-    cfg = plan_jobs(profile=args.profile, only=[args.notebook], overrides=overrides)[0].cfg
+    job = plan_jobs(profile=args.profile, only=[args.notebook], overrides=overrides)[0]
+    cfg = job.cfg
     if args.dry_run:
         n, cached, payloads = sweep_tasks(cfg, cache_root())
+        damaged = damaged_units(cfg, cache_root())
         print(
             f"{cfg.notebook}: {n} units, {cached} cached, {n - cached} to compute in {len(payloads)} tasks "
-            f"(cache: {cache_root()})"
+            f"(cache: {cache_root()})" + (f"; {len(damaged)} damaged entries among them" if damaged else "")
         )
+        for line in damaged:
+            print(f"  damaged: {line}")
         for i, p in enumerate(payloads):
             print(f"  task {i}: {'; '.join(p['labels'])}")
         return 0
+    if not args.scheduler:  # workers on this machine: its device and memory (a sweep is meant to be long)
+        preflight([job], yes=True)
     report = sweep(cfg, scheduler=args.scheduler, n_workers=args.workers, retries=args.retries)
     print(report.summary())
     if report.ok and report.computed and args.profile == "paper":
@@ -122,6 +136,7 @@ def _sweep(args: argparse.Namespace, overrides: dict) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit code (0 ok, 1 a run failed, 2 bad input, 130 Ctrl-C)."""
     args = _parser().parse_args(argv)
     overrides = {key: parse_value(value) for key, value in getattr(args, "parameter", [])}
     if getattr(args, "cache_dir", None):  # papermill kernels and Dask's local workers inherit it
@@ -142,10 +157,14 @@ def main(argv: list[str] | None = None) -> int:
             book=not args.no_book,
             refresh=args.refresh,
             timeout=args.timeout,
+            yes=args.yes,
         )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc}" if str(exc) else "interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

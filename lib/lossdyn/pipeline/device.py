@@ -9,18 +9,45 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["DTYPES", "cpu_model", "generator", "intra_op_threads", "resolve_device", "resolve_dtype"]
+__all__ = [
+    "DTYPES",
+    "cpu_model",
+    "device_problem",
+    "generator",
+    "intra_op_threads",
+    "resolve_device",
+    "resolve_dtype",
+]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+def device_problem(name: str) -> str | None:
+    """Why the device ``name`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``) cannot run here; ``None`` if it can.
+
+    The runner and ``sweep`` call it before any kernel or worker starts, so a CUDA device that is not
+    there is a one-line error rather than a traceback in the kernel.
+    """
+    if not name.startswith("cuda"):
+        return None
+    if not torch.cuda.is_available():
+        return "CUDA is not available on this machine"
+    index = int(name.split(":", 1)[1]) if ":" in name else 0
+    count = torch.cuda.device_count()
+    if index >= count:
+        return f"this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+    return None
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` → CUDA when present, else CPU; anything else is passed to ``torch.device``."""
+    """``"auto"`` → CUDA when present, else CPU; anything else is passed to ``torch.device``
+    (a CUDA device that is not there raises, naming why: :func:`device_problem`)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available")
+    problem = device_problem(name) if device.type == "cuda" else None
+    if problem:
+        raise RuntimeError(f"device {name!r} requested but {problem}")
     return device
 
 

@@ -12,7 +12,12 @@ names of :class:`FigureModule`:
 * ``plan(cfg)`` — the units of work (:mod:`lossdyn.pipeline.units`);
 * ``finish(cfg, parts)`` — the ``Result`` from what the plan assembles out of its units;
 * ``key_numbers(res)``, ``claims(res)`` and ``plot(res)`` — the sidecar's numbers, the checked
-  claims with verdicts and the figure.
+  claims with verdicts and the figure;
+* optionally ``estimate(cfg)`` — a :class:`Cost` (wall time on the project's 2-core CPU, peak memory) from the
+  config's sizes with constants measured on that CPU, which the runner checks before a kernel starts
+  (:func:`lossdyn.pipeline.runner.preflight`). :func:`ensemble_cost` is the model the Paper 2 ensembles
+  share; :data:`KERNEL_BYTES` and :data:`PROCESS_BYTES` the measured memory of a kernel and of a worker
+  process before any compute.
 
 A **paper package** (``lossdyn.dissipativity``, ``lossdyn.dynamical``, ``lossdyn.gradnorms``) is a
 subpackage of ``lossdyn`` with a module-level ``PAPER`` (:class:`Paper`). The registry imports
@@ -48,12 +53,17 @@ if TYPE_CHECKING:
 __all__ = [
     "ContractError",
     "Cost",
+    "DTYPE_SLOWDOWN",
+    "DTYPE_WIDTH",
+    "KERNEL_BYTES",
+    "PROCESS_BYTES",
     "FIGURE_NAME",
     "FigureEntry",
     "FigureModule",
     "Paper",
     "check_figure_module",
     "config_class",
+    "ensemble_cost",
     "figure",
     "figure_of",
     "figures",
@@ -79,6 +89,51 @@ class Cost:
 
     seconds: float
     memory_bytes: int
+
+
+#: Peak memory of a notebook's kernel before its compute (torch, matplotlib, IPython imported, the figure
+#: drawn and saved): 428 MB measured for ``p1_fig1_soft_cross_entropy`` at the quick profile (ps, every 0.25 s),
+#: of which 90 MB its compute (a harness that imports the same modules peaks at 280 MB, 369 MB with the compute).
+KERNEL_BYTES = 350 * 2**20
+#: Memory of one more process that imports torch (a ``workers`` process, a Dask worker): 280 MB measured.
+PROCESS_BYTES = 280 * 2**20
+#: float64 against float32 on this CPU: 16 878 against 8 306 network-steps per second for the batched
+#: ensemble (``book/measured/`` benchmark, 8 networks, chunks of 4): about 2.
+DTYPE_SLOWDOWN = {"float32": 1.0, "float64": 2.0}
+#: Seconds per network-step per hidden unit of a 2 → H → 3 ensemble on the 300 spiral points (float32, one
+#: thread): 5.7e-7 to 5.8e-7 fitted from H = 10 and H = 300 runs of Paper 2 Figs. 1, 4 and 5 on this CPU.
+ENSEMBLE_SECONDS_PER_STEP_H = 5.8e-7
+#: Bytes per network per hidden unit per data point of a chunk in training: +200 MB over the process for one
+#: chunk of 4 networks at H = 2000, float32 (Fig. 5) → 83 B; twice that for float64 (:data:`DTYPE_WIDTH`).
+ENSEMBLE_BYTES_PER_H_POINT = 83
+#: Size of a float against float32.
+DTYPE_WIDTH = {"float32": 1, "float64": 2}
+REFERENCE_CORES = 2  # the project's CPU: estimates are for it
+
+
+def ensemble_cost(
+    jobs: Sequence[tuple[Any, Sequence[Any]]], *, chunk: int, workers: int, per_chunk_step: float, overhead: float
+) -> Cost:
+    """The :class:`Cost` of training ensembles the way a serial run does (``train_many``: chunks of ``chunk``
+    networks of one ``TrainSpec``, ``workers`` processes), from measured constants.
+
+    A chunk costs ``steps · (per_chunk_step + ENSEMBLE_SECONDS_PER_STEP_H · networks · H) · DTYPE_SLOWDOWN``;
+    chunks run ``min(workers, REFERENCE_CORES)`` at a time; ``overhead`` is the rest of the notebook
+    (kernel start, the figure). ``per_chunk_step`` is the figure's measured per-step cost of a chunk
+    besides the networks' arithmetic (its records, λ tracking, onsets).
+    """
+    seconds, per_chunk, n_points = [], [], 300
+    for spec, members in jobs:
+        slow = DTYPE_SLOWDOWN.get(spec.dtype, 2.0)
+        for i in range(0, len(members), chunk):
+            k = len(members[i : i + chunk])
+            seconds.append(spec.steps * (per_chunk_step + ENSEMBLE_SECONDS_PER_STEP_H * k * spec.H) * slow)
+            per_chunk.append(ENSEMBLE_BYTES_PER_H_POINT * DTYPE_WIDTH.get(spec.dtype, 2) * k * spec.H * n_points)
+    parallel = max(1, min(workers, REFERENCE_CORES, len(seconds)))
+    wall = max(sum(seconds) / parallel, max(seconds, default=0.0))
+    processes = parallel if parallel > 1 else 0
+    memory = KERNEL_BYTES + processes * PROCESS_BYTES + parallel * max(per_chunk, default=0.0)
+    return Cost(seconds=overhead + wall, memory_bytes=int(memory))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +172,7 @@ class FigureModule(Protocol):
     def plot(self, res: Any) -> MplFigure: ...
 
 
+#: Optional: ``estimate(cfg) -> Cost``; the runner checks a run's cost where the module has it.
 _CALLABLES = ("plan", "finish", "key_numbers", "claims", "plot")
 _STRINGS = ("TITLE", "PAPER_FIGURE")
 

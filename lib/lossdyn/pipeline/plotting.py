@@ -3,7 +3,9 @@
 :func:`save_figure` writes ``book/figures/<notebook>.{png,svg,pdf}``, byte-stable across
 runs (no dates, fixed SVG hash salt), and the JSON sidecar ``<notebook>.json`` with the
 resolved parameters, the numbers the page quotes, the claims with verdicts and where the
-result came from (cache key, device, compute time).
+result came from (cache key, device, compute time). The runner points ``LOSSDYN_FIGURE_DIR`` at its
+staging folder, so a notebook run that fails later publishes no figure (:mod:`lossdyn.pipeline.runner`);
+the sidecar names the cache folder relative to the repository, never by its machine path.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from matplotlib.figure import Figure
 from lossdyn.pipeline.cache import CacheInfo
 from lossdyn.pipeline.claims import Claim
 from lossdyn.pipeline.config import ExperimentConfig
-from lossdyn.pipeline.paths import figure_dir
+from lossdyn.pipeline.paths import figure_dir, find_root
 
 __all__ = ["PALETTE", "edge_of_stability", "new_figure", "save_figure", "show_figure", "style"]
 
@@ -108,6 +111,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _portable_run(info: CacheInfo) -> dict[str, Any]:
+    """The sidecar's ``run``: the cache folder relative to the repository (``$LOSSDYN_CACHE_DIR/…`` outside it)."""
+    run = info.to_dict()
+    path = Path(run.get("path") or "-")
+    if path.is_absolute():
+        try:
+            run["path"] = path.relative_to(find_root()).as_posix()
+        except (ValueError, FileNotFoundError):
+            run["path"] = f"$LOSSDYN_CACHE_DIR/{path.name}"
+    return run
+
+
 def save_figure(
     fig: Figure,
     cfg: ExperimentConfig,
@@ -119,11 +134,12 @@ def save_figure(
 ) -> dict[str, str]:
     """Write the figure in PNG/SVG/PDF and its JSON sidecar; returns ``{format: path}``.
 
-    Raises ``FileNotFoundError`` if ``out_dir`` is given and does not exist (the default
-    ``book/figures`` is created).
+    ``out_dir`` defaults to ``LOSSDYN_FIGURE_DIR`` if set (the runner's staging folder), else
+    ``book/figures`` (both created). Raises ``FileNotFoundError`` if ``out_dir`` is given and does not exist.
     """
     if out_dir is None:
-        out_dir = figure_dir()
+        env = os.environ.get("LOSSDYN_FIGURE_DIR", "")
+        out_dir = Path(env) if env else figure_dir()
         out_dir.mkdir(parents=True, exist_ok=True)
     elif not out_dir.is_dir():
         raise FileNotFoundError(f"figure folder {out_dir} does not exist")
@@ -137,7 +153,7 @@ def save_figure(
         "parameters": cfg.to_dict(),
         "numbers": _jsonable(dict(numbers)),
         "claims": [c.to_dict() for c in claims],
-        "run": info.to_dict(),
+        "run": _portable_run(info),
         "files": {fmt: p.name for fmt, p in paths.items()},
     }
     json_path = out_dir / f"{name}.json"
