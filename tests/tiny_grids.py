@@ -27,7 +27,14 @@ TINY: dict[str, dict[str, Any]] = {
         "n_periods_mse": 2,
         "workers": 1,
     },
-    "p1_turnpike_horizon": {"depths": [3, 5], "seeds": 2, "steps": 40, "n_per_class": 30, "width": 6},
+    "p1_turnpike_horizon": {
+        "depths": [3, 5],
+        "state_dims": [4],
+        "seeds": 2,
+        "steps": 40,
+        "n_per_class": 30,
+        "width": 6,
+    },
     "p1_fig5_mnist_layer_loss": {
         "depth_stage": 4,
         "depths_without": [3, 2],

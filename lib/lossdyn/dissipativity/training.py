@@ -44,9 +44,11 @@ from lossdyn.pipeline.progress import progress
 __all__ = [
     "Crop",
     "FlatAdam",
+    "LR_SCHEDULES",
     "LayerCurves",
     "NetworkRecord",
     "ResNetStack",
+    "lr_factor",
     "layer_metrics",
     "network_spec",
     "objective_weights",
@@ -311,6 +313,32 @@ class FlatAdam:
         self.theta.addcdiv_(self.exp_avg * self.lr, denom, value=-1 / bias_correction1)
 
 
+#: Learning-rate schedules of :func:`train_stack`: the factor that multiplies each network's lr at step t
+#: (:func:`lr_factor`; book/methods.md#p1-training).
+LR_SCHEDULES = ("constant", "cosine", "warmup_cosine")
+
+#: ``warmup_cosine``: the fraction of the steps over which the factor rises linearly to 1.
+WARMUP_FRACTION = 0.05
+
+
+def lr_factor(schedule: str, t: int, total: int) -> float:
+    """The factor of the learning rate at step ``t`` (0-based) of ``total``.
+
+    ``constant``: 1. ``cosine``: ½(1 + cos(π t/total)), from 1 at the first step towards 0 at the last.
+    ``warmup_cosine``: (t + 1)/w for the first w = ⌈0.05·total⌉ steps, then the cosine over the rest.
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * t / total))
+    if schedule == "warmup_cosine":
+        w = max(1, math.ceil(WARMUP_FRACTION * total))
+        if t < w:
+            return (t + 1) / w
+        return 0.5 * (1.0 + math.cos(math.pi * (t - w) / max(1, total - w)))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; known: {', '.join(LR_SCHEDULES)}")
+
+
 def _per_network(stack: ResNetStack, values: Sequence[float]) -> float | torch.Tensor:
     """A float when all networks share the value, else a flat per-parameter tensor."""
     if len(set(values)) == 1:
@@ -358,13 +386,15 @@ def train_stack(
     epochs: int = 0,
     batch_size: int = 0,
     data_seed: int = 0,
+    schedule: str = "constant",
     desc: str = "training",
 ) -> dict[str, torch.Tensor]:
     """Train every network of ``stack`` on its OCP objective with Adam (in place).
 
     Full batch for ``steps`` iterations when ``batch_size`` is 0; otherwise ``epochs`` passes
     over a fresh permutation (``generator(data_seed)``) in mini-batches of ``batch_size`` (a
-    last partial batch is kept). Every network sees the same batches.
+    last partial batch is kept). Every network sees the same batches. ``schedule`` (one of
+    :data:`LR_SCHEDULES`) multiplies every network's learning rate by :func:`lr_factor` at each step.
 
     **Returns:** ``{"objective": (steps, M), "terminal": (steps, M)}`` (float64, CPU): each
     network's objective and its terminal loss L_{N_m} at every step, before the update.
@@ -372,9 +402,8 @@ def train_stack(
     device = stack.theta.device
     weights = objective_weights(stack.depths, stage_cost, gamma, dtype=stack.theta.dtype, device=device)
     depth_index = torch.tensor(stack.depths, device=device)
-    opt = FlatAdam(
-        stack.theta, stack.grad, lr=_per_network(stack, lr), weight_decay=weight_decay, segments=stack.segments()
-    )
+    base_lr = _per_network(stack, lr)
+    opt = FlatAdam(stack.theta, stack.grad, lr=base_lr, weight_decay=weight_decay, segments=stack.segments())
     x, y = x.to(device, stack.theta.dtype), y.to(device)
     D = len(y)
     if batch_size <= 0 or batch_size >= D:
@@ -390,19 +419,26 @@ def train_stack(
                     yield perm[i * batch_size : (i + 1) * batch_size]
 
         batches = (_batches(), epochs * per_epoch)
-    objective, terminal = [], []
+    # preallocated: one small tensor kept per step would pin the allocator's memory (RSS grew ~0.4 MB per step)
+    objective = torch.empty(batches[1], stack.M, dtype=stack.theta.dtype, device=device)
+    terminal = torch.empty_like(objective)
     arange = torch.arange(stack.M, device=device)
-    for idx in progress(batches[0], desc=desc, total=batches[1]):
+    lr_factor(schedule, 0, 1)  # an unknown schedule fails before any step
+    for t, idx in enumerate(progress(batches[0], desc=desc, total=batches[1])):
+        if schedule != "constant":
+            opt.lr = base_lr * lr_factor(schedule, t, batches[1])
         xb, yb = (x, y) if idx is None else (x[idx], y[idx])
         L = stack_losses(stack, xb, yb, C=C, p_d=p_d)
         per_net = (weights * L).sum(0)
         stack.backward(per_net.sum())
         opt.step()
-        objective.append(per_net.detach())
-        terminal.append(L.detach()[depth_index, arange])
+        # summed in layer order by a scan, so a network's history is the same bits whatever else is in the stack
+        # (a reduction's order depends on the number of networks; the gradient does not)
+        objective[t] = (weights * L.detach()).cumsum(0)[-1]
+        terminal[t] = L.detach()[depth_index, arange]
     return {
-        "objective": torch.stack(objective).double().cpu(),
-        "terminal": torch.stack(terminal).double().cpu(),
+        "objective": objective.double().cpu(),
+        "terminal": terminal.double().cpu(),
     }
 
 
@@ -501,6 +537,7 @@ def train_and_measure(
     epochs: int = 0,
     batch_size: int = 0,
     data_seed: int = 0,
+    schedule: str = "constant",
     keep: int = 0,
     keep_nets: Sequence[int] = (),
     device: torch.device | str = "cpu",
@@ -543,6 +580,7 @@ def train_and_measure(
         epochs=epochs,
         batch_size=batch_size,
         data_seed=data_seed,
+        schedule=schedule,
         desc=desc,
     )
     pos = {i: j for j, i in enumerate(order)}
