@@ -46,7 +46,7 @@ from lossdyn.dissipativity.spirals import (
 from lossdyn.dissipativity.training import NetworkRecord, network_spec
 from lossdyn.pipeline.claims import Claim, format_rows, verdict
 from lossdyn.pipeline.figures import Cost
-from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.plotting import PALETTE, letter_panels, new_figure
 from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
@@ -733,10 +733,7 @@ def plot_two_spirals(res: Result) -> Figure:
     for ax in (axes[2][0], axes[2][1], axes[2][2], axes[2][3], axes[0][2]):
         ax.axvline(k_star, color=PALETTE[2], lw=0.8, ls=":")
     axes[2][1].text(k_star, 0.3, rf" $k^\star$ (seed {i}, with stage cost)", color=PALETTE[2], fontsize=8)
-    for j, ax in enumerate(a for row in axes for a in row):
-        title = ax.get_title()
-        ax.set_title("")
-        ax.set_title(f"({'abcdefghijkl'[j]}) {title}", loc="left")
+    letter_panels(a for row in axes for a in row)
     return fig
 
 

@@ -30,7 +30,7 @@ from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.pipeline.figures import DTYPE_SLOWDOWN, DTYPE_WIDTH, KERNEL_BYTES, Cost
 from lossdyn.pipeline.paths import find_root
-from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.plotting import PALETTE, letter_panels, new_figure
 from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
@@ -494,10 +494,7 @@ def plot_mnist_layer_loss(res: Result) -> Figure:
     )
     ax_move.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax_move.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
-    for ax, tag in zip((ax_lin, ax_log, ax_acc, ax_move), "abcd"):
-        title = ax.get_title()
-        ax.set_title("")
-        ax.set_title(f"({tag}) {title}", loc="left")
+    letter_panels((ax_lin, ax_log, ax_acc, ax_move))
     return fig
 
 

@@ -39,7 +39,7 @@ from lossdyn.dissipativity.training import NetworkRecord, network_spec
 from lossdyn.dissipativity.turnpike import off_turnpike_count
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.figures import Cost
-from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.plotting import PALETTE, letter_panels, new_figure
 from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
@@ -458,10 +458,7 @@ def plot_turnpike_horizon(res: Result) -> Figure:
         _count_panel(row[0], res, n)
         _k_star_panel(row[1], res, n)
         _layer_panels(row[2], row[3], res, n)
-    for j, ax in enumerate(a for row in axes for a in row):
-        title = ax.get_title()
-        ax.set_title("")
-        ax.set_title(f"({'abcdefghijklmnop'[j % 16]}) {title}", loc="left")
+    letter_panels(a for row in axes for a in row)
     return fig
 
 

@@ -26,7 +26,7 @@ from lossdyn.pipeline.claims import Claim
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.paths import figure_dir, find_root
 
-__all__ = ["PALETTE", "edge_of_stability", "new_figure", "save_figure", "show_figure", "style"]
+__all__ = ["PALETTE", "edge_of_stability", "letter_panels", "new_figure", "save_figure", "show_figure", "style"]
 
 #: Colour-blind-safe palette (Okabe–Ito), class 0 first.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -85,6 +85,16 @@ def edge_of_stability(ax, eta, *, color: str = "0.2", ls: str = "--", lw: float 
         return ax.axhline(2.0 / eta, color=color, ls=ls, lw=lw, label=label)
     eta = np.asarray(eta, dtype=float)
     return ax.plot(eta, 2.0 / eta, ls, color=color, lw=lw, label=label)[0]
+
+
+def letter_panels(axes) -> None:
+    """Prefix every axis title with its panel letter, "(a) ", "(b) ", … in the order given, left-aligned."""
+    import string
+
+    for letter, ax in zip(string.ascii_lowercase, axes):
+        title = ax.get_title()
+        ax.set_title("")
+        ax.set_title(f"({letter}) {title}", loc="left")
 
 
 def show_figure(fig: Figure, *, dpi: int = 110):
