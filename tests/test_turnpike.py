@@ -145,7 +145,7 @@ def test_stack_objective_equals_ocp_objective():
 
 @pytest.mark.parametrize("lrs", [[0.01, 0.01], [0.01, 0.1]])
 def test_training_equals_torch_adam_on_each_network(lrs):
-    """Fused (equal lr) and elementwise (per-network lr) paths against torch.optim.Adam(weight_decay=r)."""
+    """One learning rate and per-network learning rates against torch.optim.Adam(weight_decay=r)."""
     x, y = datasets.two_spirals(20, seed=0, dtype=DT)
     stack = ResNetStack([3, 3], [0, 1], n=2, width=4, activation="tanh", dtype=DT)
     nets = [stack.to_resnet_oc(m) for m in range(2)]
@@ -160,6 +160,22 @@ def test_training_equals_torch_adam_on_each_network(lrs):
         trained = stack.to_resnet_oc(m)
         for a, b in zip(net.parameters(), trained.parameters()):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_network_trains_to_the_same_bits_alone_and_in_a_mixed_lr_stack(dtype):
+    """The cache's unit is one network: its numbers must not depend on the other networks' learning rates
+    (a sweep trains one lr per task, a serial run the whole stack)."""
+    x, y = datasets.two_spirals(20, seed=0, dtype=dtype)
+    kw = dict(gamma=3.0, weight_decay=0.005, C=2, p_d=0.95, steps=30, schedule="cosine")
+    mixed = ResNetStack([5, 3, 3], [0, 1, 2], n=2, width=4, activation="tanh", dtype=dtype)
+    h_mixed = train_stack(mixed, x, y, stage_cost=[True, True, False], lr=[0.01, 0.1, 0.01], **kw)
+    for m, (depth, stage, lr) in enumerate([(5, True, 0.01), (3, True, 0.1), (3, False, 0.01)]):
+        alone = ResNetStack([depth], [m], n=2, width=4, activation="tanh", dtype=dtype)
+        h = train_stack(alone, x, y, stage_cost=[stage], lr=[lr], **kw)
+        assert torch.equal(h["objective"][:, 0], h_mixed["objective"][:, m])
+        for a, b in zip(alone.to_resnet_oc(0).parameters(), mixed.to_resnet_oc(m).parameters()):
+            assert torch.equal(a, b)
 
 
 def test_flat_adam_first_step_is_lr_times_sign():

@@ -156,10 +156,24 @@ class ResNetStack:
     def num_parameters(self, m: int) -> int:
         return self.depths[m] * (2 * self.n * self.width + self.width + self.n)
 
+    def field(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """The residual of block k of eq. (26), F(x; u_k) = σ1(x·A1ᵀ + b1)·A2ᵀ + b2, for the first M_k networks
+        (x: ``(M_k, D, n)``); a subclass steps x with it (:mod:`lossdyn.dissipativity.neural_ode`).
+
+        The biases are broadcast over the D samples by a product with a column of ones (exact, so the
+        same forward bits): the gradient of a broadcast add is a sum over D whose CPU kernel changes its
+        order with the number of networks M_k (seen on the stack's own gradients), while the batched
+        product's gradient does not, so each network's gradient is the same bits whatever else is in the
+        stack (a cache unit is one network). It costs about 15 % of a training step.
+        """
+        A1t, b1, A2t, b2 = self.blocks[k]
+        ones = x.new_ones(x.shape[0], x.shape[1], 1)
+        h = self.sigma1(torch.baddbmm(torch.bmm(ones, b1), x, A1t))
+        return torch.baddbmm(torch.bmm(ones, b2), h, A2t)
+
     def _block(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """Block k of eq. (26) for the first M_k networks: x + σ1(x·A1ᵀ + b1)·A2ᵀ + b2."""
-        A1t, b1, A2t, b2 = self.blocks[k]
-        return x + torch.baddbmm(b2, self.sigma1(torch.baddbmm(b1, x, A1t)), A2t)
+        return x + self.field(k, x)
 
     def states(self, x0: torch.Tensor) -> Iterator[torch.Tensor]:
         """Yield x_0, …, x_N for every network: tensors of shape ``(M, D, n)`` (x0: ``(D, n)``).
@@ -241,13 +255,17 @@ def objective_weights(
 
 
 class FlatAdam:
-    """Adam on a flat buffer with coupled weight decay (``torch.optim.Adam(weight_decay=r)``).
+    """Adam on a flat buffer with coupled weight decay (``torch.optim.Adam(weight_decay=r)``): the gradient becomes
+    g + r·θ before the moments.
 
-    ``lr`` and ``weight_decay`` are floats or tensors shaped like the buffer (per-network values).
-    With floats it runs PyTorch's fused Adam kernel (one pass over memory: ≈ 10× faster than
-    the elementwise steps on the CPU); with tensors it runs the same arithmetic as
-    ``torch.optim.Adam``'s single-tensor path, elementwise. Weight decay is coupled: the gradient
-    becomes g + r·θ before the moments.
+    ``lr`` is a float or a float64 tensor shaped like the buffer (per-network values; the step size is rounded
+    to the buffer's dtype once, as a float's is), ``weight_decay`` a float; ``scale``
+    multiplies every learning rate (the schedule's factor, set before a step). The step is a few passes over
+    the whole buffer made only of single-rounding operations (+, −, ×, ÷, √; no fused multiply-adds such as
+    ``lerp``, ``addcmul`` or the fused Adam kernel, whose rounding depends on an element's position in its
+    tensor): every element is updated from its own values alone, so a network's update is the same bits
+    whatever else is in the stack (a unit of the results cache, lossdyn.pipeline.units) and whatever its
+    learning rate's neighbours are. ``segments`` is accepted for the stack's layout and not needed.
     """
 
     def __init__(
@@ -265,52 +283,26 @@ class FlatAdam:
         self.lr, self.weight_decay = lr, weight_decay
         self.beta1, self.beta2 = betas
         self.eps = eps
+        self.scale = 1.0
         self.exp_avg = torch.zeros_like(theta)
         self.exp_avg_sq = torch.zeros_like(theta)
         self.t = 0
-        # The fused kernel's arithmetic depends on an element's position within its tensor (SIMD
-        # lanes vs the scalar tail). Run it on one view per ``segment`` (offset, length) — one
-        # network's piece of one block tensor — so a network's update is the same bits whatever
-        # else is in the stack (a unit of the results cache, lossdyn.pipeline.units).
-        segments = segments or [(0, theta.numel())]
-        self._lists = [[buf[o : o + n] for o, n in segments] for buf in (theta, grad, self.exp_avg, self.exp_avg_sq)]
-        self._steps = [torch.zeros((), dtype=torch.float32, device=theta.device) for _ in segments]
-
-    @property
-    def fused(self) -> bool:
-        return not isinstance(self.lr, torch.Tensor) and not isinstance(self.weight_decay, torch.Tensor)
 
     @torch.no_grad()
     def step(self) -> None:
+        """One Adam step in place (the arithmetic of ``torch.optim.Adam``'s single-tensor path, op by op)."""
         self.t += 1
-        if self.fused:
-            from torch.optim.adam import adam
-
-            theta, grad, exp_avg, exp_avg_sq = self._lists
-            adam(
-                theta,
-                grad,
-                exp_avg,
-                exp_avg_sq,
-                [],
-                self._steps,
-                fused=True,
-                amsgrad=False,
-                beta1=self.beta1,
-                beta2=self.beta2,
-                lr=float(self.lr),
-                weight_decay=float(self.weight_decay),
-                eps=self.eps,
-                maximize=False,
-            )
-            return
-        g = self.grad + self.weight_decay * self.theta
-        self.exp_avg.lerp_(g, 1 - self.beta1)
-        self.exp_avg_sq.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-        bias_correction1 = 1 - self.beta1**self.t
-        bias_correction2_sqrt = math.sqrt(1 - self.beta2**self.t)
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        self.theta.addcdiv_(self.exp_avg * self.lr, denom, value=-1 / bias_correction1)
+        b1, b2 = self.beta1, self.beta2
+        g = self.grad + self.theta * self.weight_decay
+        self.exp_avg.mul_(b1).add_(g * (1 - b1))
+        self.exp_avg_sq.mul_(b2).add_((g * g).mul_(1 - b2))
+        bias_correction1 = 1 - b1**self.t
+        bias_correction2_sqrt = math.sqrt(1 - b2**self.t)
+        denom = self.exp_avg_sq.sqrt().div_(bias_correction2_sqrt).add_(self.eps)
+        step_size = self.lr * (self.scale / bias_correction1)  # a float, or float64 per element: rounded once
+        if isinstance(step_size, torch.Tensor):
+            step_size = step_size.to(self.theta.dtype)
+        self.theta.sub_((self.exp_avg * step_size).div_(denom))
 
 
 #: Learning-rate schedules of :func:`train_stack`: the factor that multiplies each network's lr at step t
@@ -343,7 +335,7 @@ def _per_network(stack: ResNetStack, values: Sequence[float]) -> float | torch.T
     """A float when all networks share the value, else a flat per-parameter tensor."""
     if len(set(values)) == 1:
         return float(values[0])
-    out = torch.zeros_like(stack.theta)  # every parameter belongs to exactly one network
+    out = torch.zeros_like(stack.theta, dtype=torch.float64)  # every parameter belongs to exactly one network
     for m, v in enumerate(values):
         out[stack.network_slice(m)] = v
     return out
@@ -426,7 +418,7 @@ def train_stack(
     lr_factor(schedule, 0, 1)  # an unknown schedule fails before any step
     for t, idx in enumerate(progress(batches[0], desc=desc, total=batches[1])):
         if schedule != "constant":
-            opt.lr = base_lr * lr_factor(schedule, t, batches[1])
+            opt.scale = lr_factor(schedule, t, batches[1])
         xb, yb = (x, y) if idx is None else (x[idx], y[idx])
         L = stack_losses(stack, xb, yb, C=C, p_d=p_d)
         per_net = (weights * L).sum(0)
