@@ -107,3 +107,28 @@ def test_gd_on_a_quadratic_is_stable_iff_eta_below_two_over_lambda_max(factor):
         assert norm < 1e-3
     else:
         assert norm > 1e3
+
+
+def test_residual_stop_is_per_model_and_bounds_the_eigenvalue_error():
+    """With ``tol`` each model stops at its own step (a model alone gives the same bits as in the batch); the
+    stopped Ritz value is within residual²/gap of λ_1 (and the residual is below tol·λ)."""
+    P = 60
+    spectra = [
+        torch.cat([torch.tensor([10.0]), torch.linspace(0.0, 5.0, P - 1, dtype=DT)]),  # wide gap: stops early
+        torch.cat([torch.tensor([10.0, 9.9]), torch.linspace(0.0, 5.0, P - 2, dtype=DT)]),  # narrow gap: later
+    ]
+    Hs = torch.stack([spd_with_spectrum(e, 10 + i) for i, e in enumerate(spectra)])
+    v0 = torch.randn(2, P, generator=torch.Generator().manual_seed(4), dtype=DT)
+
+    def hvp_of(H):  # elementwise products and sums: the same bits for a model in any batch (unlike bmm)
+        return lambda V: (H * V.unsqueeze(1)).sum(-1)
+
+    both = lanczos(hvp_of(Hs), v0, 40, tol=1e-4)
+    for s, e in enumerate(spectra):
+        alone = lanczos(hvp_of(Hs[s : s + 1]), v0[s : s + 1], 40, tol=1e-4)
+        assert torch.equal(alone.values[0], both.values[s]) and torch.equal(alone.vectors[0], both.vectors[s])
+        top = e.sort(descending=True).values
+        assert float(both.residuals[s, 0]) <= 1e-4 * float(both.values[s, 0])
+        bound = float(both.residuals[s, 0]) ** 2 / float(top[0] - top[1])
+        assert abs(float(both.values[s, 0] - top[0])) <= bound + 1e-12
+    assert lanczos(hvp_of(Hs[:1]), v0[:1], 40, tol=1e-4).n_hvp < lanczos(hvp_of(Hs[1:]), v0[1:], 40, tol=1e-4).n_hvp

@@ -12,7 +12,8 @@ Ideas of the paper, one module each:
 * :mod:`~lossdyn.dynamical.ensemble` — the ensemble trainer (full-batch gradient descent of many
   networks at once, block bookkeeping of F and ΔF, divergence freezing, λ_max tracking);
 * :mod:`~lossdyn.dynamical.curvature` — λ_max by batched Lanczos on Hessian-vector products;
-* :mod:`~lossdyn.dynamical.onset` — dating the onset of an instability in a trajectory, and λ_max there.
+* :mod:`~lossdyn.dynamical.onset` — dating the onset of an instability in a trajectory, and λ_max there;
+* :mod:`~lossdyn.dynamical.outcome` — the status of a trained network (trained, not trained, diverged).
 
 The choices the paper leaves open are in the book's Methods and choices page, sections
 ``book/methods.md#p2-…``.

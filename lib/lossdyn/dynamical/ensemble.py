@@ -14,8 +14,8 @@ forward/backward (:meth:`lossdyn.dynamical.batched_mlp.BatchedMLP.gd_step_fn`):
    the ring buffer (:class:`ParameterRing`), one fused GD step that also stores K(θ_t);
 2. per block of ``block`` steps (:class:`_LossBook`): the losses F(θ_t, t), the divergence check
    and freeze, the same-landscape changes ΔF_t = F(θ_{t+1}, t) − F(θ_t, t), the loss-increase count;
-3. per block, with ``onset``: the onset rule and λ_max at each onset
-   (:class:`lossdyn.dynamical.onset.OnsetCurvature`, θ_{t*} read from the ring);
+3. per block, with ``onset``: the onset rule and λ_max at the valley floor of each onset and jump
+   (:class:`lossdyn.dynamical.onset.OnsetCurvature`, θ_{t*}, θ_{t*+1}, θ_{t*+2} read from the ring);
 4. at the end: the last ΔF, the accuracies and the result dict (:func:`_collect`).
 
 * λ_max(θ_t, Γ(t)) by warm-started batched Lanczos (:mod:`lossdyn.dynamical.curvature`) at
@@ -47,7 +47,7 @@ import torch
 from lossdyn.dynamical import losses as dl
 from lossdyn.dynamical.batched_mlp import BatchedMLP, glorot_init
 from lossdyn.dynamical.curvature import lambda_max
-from lossdyn.dynamical.onset import OnsetCurvature, OnsetStream, default_rtol
+from lossdyn.dynamical.onset import LAMBDA_KEYS, OnsetCurvature, OnsetStream, default_rtol
 from lossdyn.dynamical.spiral3 import spiral3
 from lossdyn.pipeline.device import intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.pipeline.progress import progress
@@ -97,11 +97,12 @@ class TrainSpec:
     val_seed: int = 1
     lambda_steps: tuple[int, ...] = ()  # steps t at which λ_max(θ_t, Γ(t)) is computed
     lambda_m: int = 10  # Lanczos order when warm-started
-    lambda_m_cold: int = 20  # Lanczos order from the fixed random start (first estimate, onsets)
+    lambda_m_cold: int = 20  # most Lanczos steps from the fixed random start (first estimate, onsets)
+    lambda_tol: float = 1e-3  # a cold start stops once its residual is <= this times λ (book/methods.md#p2-curvature)
     dense_every: int = 0  # > 0: λ every this many steps in the block after a block with ΔF > 0 (one chunk only)
     onset: bool = False  # detect instability onsets and compute λ_max there
     onset_flips: int = 4
-    onset_quiet: int = 50  # positive-ΔF steps closer than this belong to one episode (book/methods.md#p2-onset)
+    onset_quiet: int = 50  # calm steps needed before a new instability (book/methods.md#p2-onset)
     onset_min_jump: float = 1e-3  # an instability must raise the loss by this fraction of F in some step
     onset_rtol: float = 0.0  # 0: lossdyn.dynamical.onset.default_rtol(dtype)
     record_full: bool = False  # keep F(θ_t, t) and ΔF_t for every step
@@ -211,7 +212,8 @@ class _Measurements:
         """Record at step t: λ_max (warm-started Lanczos) if asked, a snapshot, the top-2 pair."""
         spec = self.spec
         if want_lambda:
-            res = lambda_max(self.model, theta, G, self.v_track, spec.lambda_m if self.tracked else spec.lambda_m_cold)
+            m, tol = (spec.lambda_m, 0.0) if self.tracked else (spec.lambda_m_cold, spec.lambda_tol)
+            res = lambda_max(self.model, theta, G, self.v_track, m, tol=tol)
             self.v_track, self.tracked = res.vectors[:, 0], True
             self.lambda_t.append(t)
             self.values.append(res.values[:, 0].to("cpu", torch.float64))
@@ -224,10 +226,10 @@ class _Measurements:
             self.top2_vectors.append(res.vectors.to("cpu", torch.float64))
 
     def cold_lambda(self, thetas: torch.Tensor, G: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
-        """λ_max (n,) at ``thetas`` (n, P) with Γ ``G`` (n, 3), Lanczos of order ``lambda_m_cold``
-        from each member's current tracking vector (the onsets)."""
+        """λ_max (n,) at ``thetas`` (n, P) with Γ ``G`` (n, 3), Lanczos of at most ``lambda_m_cold`` steps with the
+        residual stop ``lambda_tol``, from each member's current tracking vector (the onsets)."""
         start = self.v_track[members.to(thetas.device)]
-        return lambda_max(self.model, thetas, G, start, self.spec.lambda_m_cold).values[:, 0]
+        return lambda_max(self.model, thetas, G, start, self.spec.lambda_m_cold, tol=self.spec.lambda_tol).values[:, 0]
 
     def records(self, alive: torch.Tensor, diverged_step: torch.Tensor) -> dict[str, torch.Tensor]:
         """``lambda_t``, ``lambda_max`` (NaN after a member's divergence), ``lambda_residual``,
@@ -383,9 +385,10 @@ def train_chunk(spec: TrainSpec, members: Sequence[Member], device: str | torch.
     * ``loss_bin_start``/``loss_bin_end`` (bins,) int64 and ``loss_bin_mean`` (S, bins): the mean of
       F(θ_t, t) over log-spaced bins of steps;
     * ``lambda_t`` (L,) int64, ``lambda_max`` (S, L) λ_max(θ_t, Γ(t)), ``lambda_residual`` (S, L);
-    * ``onset_t``, ``alternation_t`` (S, n_periods) int64 (−1: none), ``lambda_onset``,
-      ``lambda_alternation`` (S, n_periods): each period's onset t*, the alternation start t_alt and
-      λ_max there (:class:`lossdyn.dynamical.onset.OnsetCurvature`; with ``spec.onset``), n_periods = ⌈steps/min T⌉;
+    * ``onset_t``, ``jump_t`` (S, n_periods) int64 (−1: none): each period's onset t* and jump t_jump;
+      ``lambda_onset``, ``lambda_jump`` (S, n_periods) λ_max at their valley floor and
+      ``lambda_onset_iterates``, ``lambda_jump_iterates`` (S, n_periods, 2) at the two iterates
+      (:class:`lossdyn.dynamical.onset.OnsetCurvature`; with ``spec.onset``), n_periods = ⌈steps/min T⌉;
     * with ``record_full``: ``F``, ``dF`` (S, steps) F(θ_t, t) and ΔF_t; with ``snapshot_steps``:
       ``snap_t``, ``snap_theta`` (S, n, P); with ``top2_steps``: ``top2_t``, ``top2_values`` (S, n, 2),
       ``top2_vectors`` (S, n, 2, P).
@@ -422,16 +425,11 @@ def _train(spec: TrainSpec, members: list[Member], device: torch.device) -> dict
         n_periods,
         flips=spec.onset_flips,
         rtol=book.rtol,
-        quiet=spec.onset_quiet,
         min_jump=spec.onset_min_jump,
+        quiet=spec.onset_quiet,
     )
     onsets = OnsetCurvature(stream, model.P, dtype, device)
-
-    def lambda_at(thetas: torch.Tensor, times: list[int], idx: list[int]) -> torch.Tensor:
-        members_idx = torch.tensor(idx)
-        G = schedule.at(times, members_idx).to(device=device, dtype=dtype)
-        return measurements.cold_lambda(thetas, G, members_idx)
-
+    lambda_at, loss_at = _onset_probes(model, schedule, measurements)
     ring = ParameterRing(B + 16, S, model.P, dtype, device)
     K_blk = torch.empty(B, S, 3, dtype=dtype, device=device)
     R_blk = torch.zeros(B, S, dtype=dtype, device=device)
@@ -450,13 +448,36 @@ def _train(spec: TrainSpec, members: list[Member], device: torch.device) -> dict
         changes = book.close_block(t_lo, t_hi, K_blk, R_blk, G64, ring, theta, neta)
         dense = spec.dense_every > 0 and changes.any_positive
         if spec.onset:
-            onsets.push(changes.dF.T, changes.F.T, changes.t_first, ring, lambda_at)
+            onsets.push(changes.dF.T, changes.F.T, changes.t_first, ring, lambda_at, loss_at)
 
     book.close_run(model, theta)
     G_last = schedule.block(steps, steps + 1).to(device=device, dtype=dtype)[0]
     measurements.measure(steps, theta, G_last, steps in measurements.lambda_steps)
     Xv, yv = spiral3(spec.val_seed, spec.n_per_class, dtype=dtype)
     return _collect(members, model, theta, (Xv.to(device), yv.to(device)), schedule, book, measurements, onsets)
+
+
+def _onset_probes(model: BatchedMLP, schedule: _Schedule, measurements: _Measurements):
+    """``lambda_at`` and ``loss_at`` for :class:`lossdyn.dynamical.onset.OnsetCurvature`: λ_max(θ, Γ(t)) by the
+    cold-start Lanczos in the training dtype, and F(θ, Γ(t)) in float64 (the secant curvature subtracts
+    nearly equal losses) on the same data."""
+    dtype, device = model.X.dtype, model.X.device
+    model64 = (
+        model
+        if dtype == torch.float64
+        else BatchedMLP(model.X.double(), model.y, model.H, model.family, model.weighting)
+    )
+
+    def lambda_at(thetas: torch.Tensor, times: list[int], idx: list[int]) -> torch.Tensor:
+        members_idx = torch.tensor(idx)
+        G = schedule.at(times, members_idx).to(device=device, dtype=dtype)
+        return measurements.cold_lambda(thetas, G, members_idx)
+
+    def loss_at(thetas: torch.Tensor, times: list[int], idx: list[int]) -> torch.Tensor:
+        G = schedule.at(times, torch.tensor(idx)).to(device=device)
+        return model64.loss(thetas.to(device=device, dtype=torch.float64), G)
+
+    return lambda_at, loss_at
 
 
 def _collect(members, model, theta, validation, schedule, book, measurements, onsets) -> dict[str, Any]:
@@ -473,10 +494,7 @@ def _collect(members, model, theta, validation, schedule, book, measurements, on
         "train_acc": model.accuracy(theta).to("cpu", torch.float64),
         "val_acc": model.accuracy(theta, *validation).to("cpu", torch.float64),
         **measurements.records(book.alive, book.diverged_step),
-        "onset_t": onsets.stream.onset_t,
-        "lambda_onset": onsets.lambda_onset,
-        "alternation_t": onsets.stream.alternation_t,
-        "lambda_alternation": onsets.lambda_alternation,
+        **onsets.records(),
     }
 
 
@@ -492,19 +510,22 @@ def _run_chunk_bytes(spec: TrainSpec, members: list[Member], device: str) -> byt
 
 
 #: Result entries indexed by period (padded with -1/NaN to the batch's largest number of periods).
-PERIOD_KEYS = ("onset_t", "lambda_onset", "alternation_t", "lambda_alternation")
+PERIOD_KEYS = ("onset_t", "jump_t", *LAMBDA_KEYS)
 #: Result entries that are the same for every member (time axes), not stacked along members.
 SHARED_KEYS = ("loss_bin_start", "loss_bin_end", "lambda_t", "snap_t", "top2_t")
-_PAD = {"onset_t": -1, "alternation_t": -1, "lambda_onset": math.nan, "lambda_alternation": math.nan}
+_PAD = {"onset_t": -1, "jump_t": -1} | {key: math.nan for key in LAMBDA_KEYS}
+
+
+def _pad_periods(x: torch.Tensor, width: int, value: float) -> torch.Tensor:
+    """Pad dim 1 (periods) of an (S, n_periods[, 2]) entry to ``width``."""
+    pad = [0, 0] * (x.dim() - 2) + [0, width - x.shape[1]]
+    return torch.nn.functional.pad(x, pad, value=value)
 
 
 def concat_parts(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One result from the results of consecutive chunks (members stacked on dim 0); inputs unchanged."""
     width = max(p["onset_t"].shape[1] for p in parts)  # periods: set by the shortest T of a chunk
-    parts = [
-        {**p, **{k: torch.nn.functional.pad(p[k], (0, width - p[k].shape[1]), value=_PAD[k]) for k in PERIOD_KEYS}}
-        for p in parts
-    ]
+    parts = [{**p, **{k: _pad_periods(p[k], width, _PAD[k]) for k in PERIOD_KEYS}} for p in parts]
     out = {}
     for key, first in parts[0].items():
         if isinstance(first, torch.Tensor) and first.dim() >= 1 and key not in SHARED_KEYS:

@@ -6,8 +6,10 @@ every η; the paper's widths, rates and durations are not stated: book/methods.m
 trainer (:func:`lossdyn.dynamical.ensemble.train_chunk`) returns per network the loss on
 log-spaced time bins, λ_max(t) on a log-spaced grid (warm-started Lanczos), the loss-increase
 steps (ΔF > 0 on the fixed landscape) and the first instability of each run
-(:mod:`lossdyn.dynamical.onset`, one "period" = the whole run); :func:`finish` averages them over
-the networks of each (H, η) into a :class:`Run`.
+(:mod:`lossdyn.dynamical.onset`, one "period" = the whole run); :func:`finish` counts the networks of each
+(H, η) by status (trained, not trained, diverged: :mod:`lossdyn.dynamical.outcome`,
+book/methods.md#p2-outcome) and averages the networks that did not diverge into a :class:`Run`; no claim
+rests on a diverged network, and a claim whose grid or runs are missing is ``not measured``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from matplotlib.figure import Figure
 
 from lossdyn.dynamical.ensemble import CPU_CHUNK, Member, TrainSpec
+from lossdyn.dynamical.outcome import describe, outcome, total
 from lossdyn.dynamical.spiral3 import spiral3
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
@@ -128,7 +131,7 @@ def plan(cfg: Config) -> EnsemblePlan:
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One (H, η): means over its networks that did not diverge (NaN if all did).
+    """One (H, η): means over its networks that did not diverge (NaN if all did; book/methods.md#p2-outcome).
 
     * ``H``, ``eta``, ``steps``: width, learning rate, GD steps (``time_budget``/η);
     * ``loss_bin_start``, ``loss_bin_end`` (bins,) int64: log-spaced bins of steps [start, end);
@@ -140,10 +143,11 @@ class Run:
       ``lambda_max_peak``: each network's largest λ_max, averaged;
     * ``loss_late``: each network's mean binned loss over the second half, averaged; ``final_loss``:
       F at the last step; ``train_acc``: training accuracy at the end;
-    * ``fraction_with_instability``: fraction of all networks with an instability onset
-      (book/methods.md#p2-onset); ``n_unstable_steps``: mean number of steps with ΔF_t > tol;
-      ``lambda_onset``: mean over the networks with an onset of λ_max at it (NaN if none);
-    * ``n_diverged``: networks whose loss overflowed.
+    * ``fraction_with_instability``: fraction of the networks that did not diverge with an instability onset
+      (book/methods.md#p2-onset; NaN if all diverged); ``n_unstable_steps``: their mean number of steps with
+      ΔF_t > tol; ``lambda_onset``: mean over those with an onset of λ_max at it (NaN if none);
+    * ``n_trained``, ``n_not_trained``, ``n_diverged``: networks per status; ``counts``: the same with the
+      reasons for diverging (:meth:`lossdyn.dynamical.outcome.Outcome.counts`).
     """
 
     H: int
@@ -166,7 +170,15 @@ class Run:
     fraction_with_instability: float
     n_unstable_steps: float
     lambda_onset: float
+    n_trained: int
+    n_not_trained: int
     n_diverged: int
+    counts: dict[str, int]
+
+    @property
+    def n_ok(self) -> int:
+        """Networks that did not diverge (those the means are over)."""
+        return self.n_trained + self.n_not_trained
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,15 +203,18 @@ def _sem(v: torch.Tensor, ok: torch.Tensor, n: int) -> float:
 
 
 def summarise(H: int, eta: float, steps: int, r: dict[str, Any]) -> Run:
-    """The :class:`Run` of one (H, η) from its ensemble result ``r``."""
+    """The :class:`Run` of one (H, η) from its ensemble result ``r``: means over the networks that did not
+    diverge (book/methods.md#p2-outcome)."""
     lam, lt = r["lambda_max"], r["lambda_t"]
     late = lt >= steps // 2
     lam_late = torch.nanmean(lam[:, late], 1)
-    ok = ~r["diverged"]
+    status = outcome(r)
+    counts = status.counts()
+    ok = ~status.diverged
     n = int(ok.sum())
     half = r["loss_bin_start"] >= steps // 2
     loss_late = torch.nanmean(r["loss_bin_mean"][:, half], 1)
-    first = r["onset_t"][:, 0] >= 0
+    first = (r["onset_t"][:, 0] >= 0) & ok
     return Run(
         H=H,
         eta=eta,
@@ -218,10 +233,13 @@ def summarise(H: int, eta: float, steps: int, r: dict[str, Any]) -> Run:
         loss_late=float(loss_late[ok].mean()) if n else math.nan,
         final_loss=float(r["final_loss"][ok].mean()) if n else math.nan,
         train_acc=float(r["train_acc"][ok].mean()) if n else math.nan,
-        fraction_with_instability=float(first.to(torch.float64).mean()),
-        n_unstable_steps=float(r["n_unstable"].to(torch.float64).mean()),
-        lambda_onset=float(torch.nanmean(r["lambda_onset"][:, 0])) if bool(first.any()) else math.nan,
-        n_diverged=int(r["diverged"].sum()),
+        fraction_with_instability=float(first.to(torch.float64).sum() / n) if n else math.nan,
+        n_unstable_steps=float(r["n_unstable"][ok].to(torch.float64).mean()) if n else math.nan,
+        lambda_onset=float(torch.nanmean(r["lambda_onset"][first, 0])) if bool(first.any()) else math.nan,
+        n_trained=counts["trained"],
+        n_not_trained=counts["not trained"],
+        n_diverged=counts["diverged"],
+        counts=counts,
     )
 
 
@@ -256,94 +274,158 @@ def key_numbers(res: Result) -> dict[str, Any]:
         "lambda_max_final_sem": {_key(r): r.lambda_max_final_sem for r in res.runs},
         "lambda_max_late": {_key(r): r.lambda_max_late for r in res.runs},
         "loss_late": {_key(r): r.loss_late for r in res.runs},
+        "final_loss": {_key(r): r.final_loss for r in res.runs},
+        "train_acc": {_key(r): r.train_acc for r in res.runs},
         "fraction_with_instability": {_key(r): r.fraction_with_instability for r in res.runs},
+        "n_trained": {_key(r): r.n_trained for r in res.runs},
+        "n_not_trained": {_key(r): r.n_not_trained for r in res.runs},
         "n_diverged": {_key(r): r.n_diverged for r in res.runs},
         "dtype": res.dtype,
     }
 
 
 def lambda_table(res: Result) -> str:
-    """One row per (H, η) at fixed precision (printed by the notebook)."""
+    """One row per (H, η) at fixed precision (printed by the notebook); means over the networks that did not
+    diverge, and the networks per status (book/methods.md#p2-outcome)."""
     lines = [
-        "     H     eta   steps  loss (2nd half)  lambda_max: final ± SEM   2nd-half mean   peak    "
-        "final*eta/2  runs with instability  train acc  diverged"
+        "     H     eta   steps  loss (2nd half)  final loss  lambda_max: final ± SEM   2nd-half mean   peak    "
+        "final*eta/2  runs with instability  train acc  trained / not trained / diverged"
     ]
     for r in res.runs:
         lines.append(
-            f"{r.H:>6} {r.eta:>7.3f} {r.steps:>7d}  {r.loss_late:>15.4f}  {r.lambda_max_final:>10.4f} ± "
-            f"{r.lambda_max_final_sem:>7.4f}   {r.lambda_max_late:>13.4f}  {r.lambda_max_peak:>6.3f}  "
-            f"{r.lambda_max_final * r.eta / 2:>11.3f}  {r.fraction_with_instability:>21.2f}  {r.train_acc:>9.3f}  "
-            f"{r.n_diverged:>8d}"
+            f"{r.H:>6} {r.eta:>7.3f} {r.steps:>7d}  {r.loss_late:>15.4f}  {r.final_loss:>10.4f}  "
+            f"{r.lambda_max_final:>10.4f} ± {r.lambda_max_final_sem:>7.4f}   {r.lambda_max_late:>13.4f}  "
+            f"{r.lambda_max_peak:>6.3f}  {r.lambda_max_final * r.eta / 2:>11.3f}  "
+            f"{r.fraction_with_instability:>21.2f}  {r.train_acc:>9.3f}  "
+            f"{r.n_trained:>7d} / {r.n_not_trained:>11d} / {r.n_diverged:>8d}"
         )
+    lines.append("all runs: " + describe(total([r.counts for r in res.runs])))
     return "\n".join(lines)
 
 
 def _late_ratio(res: Result, H: int, eta: float) -> str:
-    return f"{_run(res, H, eta).lambda_max_late * eta / 2:.2f}"
+    r = _run(res, H, eta)
+    return f"{r.lambda_max_late * eta / 2:.2f}" if r.n_ok else "— (all diverged)"
 
 
-def claims(res: Result) -> list[Claim]:
-    """P2-F1a–d (Fig. 1's caption); thresholds :data:`PLATEAU_TOLERANCE` and :data:`BELOW`."""
+def _runs_text(res: Result, cells: list[tuple[int, float]]) -> str:
+    """The status counts over ``cells`` and the cells with diverged networks, for a claim's ``measured``."""
+    runs = [_run(res, H, eta) for H, eta in cells]
+    bad = [f"H = {r.H}, η = {r.eta:g}: {r.n_diverged} of {r.n_ok + r.n_diverged}" for r in runs if r.n_diverged]
+    return "; runs: " + describe(total([r.counts for r in runs])) + (f" [diverged: {', '.join(bad)}]" if bad else "")
+
+
+def _claim_loss_order(res: Result) -> Claim:
+    """P2-F1a: the loss over the second half strictly decreasing with H at every η; needs ≥ 2 widths."""
+    W, E = res.widths, sorted(res.etas)
+    kept = {eta: [H for H in W if _run(res, H, eta).n_ok] for eta in E}
+    ordered = {
+        eta: all(_run(res, a, eta).loss_late > _run(res, b, eta).loss_late for a, b in zip(ws, ws[1:]))
+        for eta, ws in kept.items()
+        if len(ws) >= 2
+    }
+    complete = all(len(ws) == len(W) for ws in kept.values())
+    text = "; ".join(
+        f"η = {eta:g}: "
+        + " > ".join(f"{_run(res, H, eta).loss_late:.4f}" if H in kept[eta] else "— (all diverged)" for H in W)
+        + f" (H = {', '.join(map(str, W))})"
+        for eta in E
+    )
+    if len(W) < 2:
+        text += "; needs at least 2 widths"
+    return Claim(
+        "P2-F1a",
+        "Fig. 1(a): the loss level during training is set by the network size (larger → lower).",
+        text + _runs_text(res, [(H, eta) for H in W for eta in E]),
+        verdict(
+            complete and all(ordered.values()),
+            partly=any(ordered.values()),
+            measurable=len(W) >= 2 and bool(ordered),
+        ),
+    )
+
+
+def _claim_spikes(res: Result) -> Claim:
+    """P2-F1b: an instability in at least half of the runs that did not diverge, for at least one (H, η)."""
+    frac = {(r.H, r.eta): r.fraction_with_instability for r in res.runs if r.n_ok}
+    text = "fraction of the runs that did not diverge with an instability (ΔF > 0 opening a 2-cycle): " + ", ".join(
+        f"H = {H}, η = {eta:g}: {f:.2f}" for (H, eta), f in frac.items()
+    )
+    return Claim(
+        "P2-F1b",
+        "Fig. 1(a): loss spikes appear during training (edge-of-stability minimisation).",
+        text + _runs_text(res, [(r.H, r.eta) for r in res.runs]),
+        verdict(
+            any(f >= 0.5 for f in frac.values()),
+            partly=any(f > 0 for f in frac.values()),
+            measurable=bool(frac),
+        ),
+    )
+
+
+def _claim_narrower(res: Result) -> Claim:
+    """P2-F1c: larger λ_max at the smallest η than at the largest for every width, and λ_max at 2/η
+    (:data:`PLATEAU_TOLERANCE`) for every width but the largest; needs ≥ 2 learning rates."""
     W, E = res.widths, sorted(res.etas)
     eta_lo, eta_hi = E[0], E[-1]
-    # 1. loss level ordered by width (larger network → lower loss) at every η
-    ordered = {
-        eta: all(_run(res, a, eta).loss_late > _run(res, b, eta).loss_late for a, b in zip(W, W[1:])) for eta in E
-    }
-    # 2. spikes / instabilities
-    frac = {(r.H, r.eta): r.fraction_with_instability for r in res.runs}
-    spiky = [k for k, f in frac.items() if f >= 0.5]
-    # 3. smaller η → larger λ_max; plateau near 2/η for small and medium nets
-    larger = (
-        all(_run(res, H, eta_lo).lambda_max_late > _run(res, H, eta_hi).lambda_max_late for H in W)
-        if len(E) > 1
-        else False
-    )
+    both = [H for H in W if _run(res, H, eta_lo).n_ok and _run(res, H, eta_hi).n_ok]
+    larger = [H for H in both if _run(res, H, eta_lo).lambda_max_late > _run(res, H, eta_hi).lambda_max_late]
     small_medium = W[:-1] if len(W) > 1 else W
     plateau = {
-        (H, eta): abs(_run(res, H, eta).lambda_max_late * eta / 2 - 1) <= PLATEAU_TOLERANCE
+        (H, eta): _run(res, H, eta).n_ok > 0
+        and abs(_run(res, H, eta).lambda_max_late * eta / 2 - 1) <= PLATEAU_TOLERANCE
         for H in small_medium
         for eta in E
     }
-    # 4. the largest network ends below 2/η for every η
+    text = (
+        "λ_max·η/2 over the second half of training: "
+        + ", ".join(f"H = {H}, η = {eta:g}: {_late_ratio(res, H, eta)}" for H in W for eta in E)
+        + f"; larger λ_max at η = {eta_lo:g} than at η = {eta_hi:g} at {len(larger)} of {len(both)} widths"
+        + (" (needs at least 2 learning rates)" if len(E) < 2 else "")
+    )
+    all_larger = len(larger) == len(both) == len(W)
+    return Claim(
+        "P2-F1c",
+        "Fig. 1(b): smaller learning rates explore narrower regions (larger λ_max), with λ_max "
+        "plateauing near 2/η for small and medium networks.",
+        text + _runs_text(res, [(H, eta) for H in W for eta in E]),
+        verdict(
+            all_larger and all(plateau.values()),
+            partly=all_larger or sum(plateau.values()) >= len(plateau) / 2,
+            measurable=len(E) >= 2 and bool(both),
+        ),
+    )
+
+
+def _claim_wide_valleys(res: Result) -> Claim:
+    """P2-F1d: the largest width ends with λ_max·η/2 < :data:`BELOW` at every η; needs ≥ 2 widths and ≥ 2 η."""
+    W, E = res.widths, sorted(res.etas)
     big = W[-1]
-    below = {eta: _run(res, big, eta).lambda_max_final * eta / 2 < BELOW for eta in E}
-    return [
-        Claim(
-            "P2-F1a",
-            "Fig. 1(a): the loss level during training is set by the network size (larger → lower).",
-            "; ".join(
-                f"η = {eta:g}: "
-                + " > ".join(f"{_run(res, H, eta).loss_late:.4f}" for H in W)
-                + f" (H = {', '.join(map(str, W))})"
-                for eta in E
-            ),
-            verdict(all(ordered.values()), partly=any(ordered.values())),
+    kept = [eta for eta in E if _run(res, big, eta).n_ok]
+    below = {eta: _run(res, big, eta).lambda_max_final * eta / 2 < BELOW for eta in kept}
+    text = f"H = {big}: final λ_max·η/2 = " + ", ".join(
+        f"{_run(res, big, eta).lambda_max_final * eta / 2:.3f} (η = {eta:g})" if eta in kept else f"— (η = {eta:g})"
+        for eta in E
+    )
+    if len(W) < 2 or len(E) < 2:
+        text += "; needs at least 2 widths and 2 learning rates"
+    return Claim(
+        "P2-F1d",
+        "Fig. 1(b): large networks reach wide valleys for both learning rates (λ_max < 2/η at the end).",
+        text + _runs_text(res, [(big, eta) for eta in E]),
+        verdict(
+            len(kept) == len(E) and all(below.values()),
+            partly=any(below.values()),
+            measurable=len(W) >= 2 and len(E) >= 2 and bool(kept),
         ),
-        Claim(
-            "P2-F1b",
-            "Fig. 1(a): loss spikes appear during training (edge-of-stability minimisation).",
-            "fraction of runs with an instability (ΔF > 0 opening a 2-cycle): "
-            + ", ".join(f"H = {H}, η = {eta:g}: {f:.2f}" for (H, eta), f in frac.items()),
-            verdict(len(spiky) >= 1, partly=any(f > 0 for f in frac.values())),
-        ),
-        Claim(
-            "P2-F1c",
-            "Fig. 1(b): smaller learning rates explore narrower regions (larger λ_max), with λ_max "
-            "plateauing near 2/η for small and medium networks.",
-            "λ_max·η/2 over the second half of training: "
-            + ", ".join(f"H = {H}, η = {eta:g}: {_late_ratio(res, H, eta)}" for H in W for eta in E)
-            + f"; larger λ_max at η = {eta_lo:g} than at η = {eta_hi:g} for every width: {larger}",
-            verdict(larger and all(plateau.values()), partly=larger or sum(plateau.values()) >= len(plateau) / 2),
-        ),
-        Claim(
-            "P2-F1d",
-            "Fig. 1(b): large networks reach wide valleys for both learning rates (λ_max < 2/η at the end).",
-            f"H = {big}: final λ_max·η/2 = "
-            + ", ".join(f"{_run(res, big, eta).lambda_max_final * eta / 2:.3f} (η = {eta:g})" for eta in E),
-            verdict(all(below.values()), partly=any(below.values())),
-        ),
-    ]
+    )
+
+
+def claims(res: Result) -> list[Claim]:
+    """P2-F1a–d (Fig. 1's caption); thresholds :data:`PLATEAU_TOLERANCE` and :data:`BELOW`. Means are over the
+    networks that did not diverge; a claim without its grid, or whose runs all diverged, is ``not measured``
+    (book/methods.md#p2-outcome)."""
+    return [_claim_loss_order(res), _claim_spikes(res), _claim_narrower(res), _claim_wide_valleys(res)]
 
 
 # -- the figure --------------------------------------------------------------------------------
@@ -352,7 +434,9 @@ _LINES = ("-", "--", ":", "-.")
 
 def plot_size_vs_learning_rate(res: Result) -> Figure:
     """(a) mean loss against t (inset: the training set); (b) mean λ_max against t with 2/η;
-    (c) λ_max·η/2 over the second half of training against width."""
+    (c) λ_max·η/2 over the second half of training against width. Means are over the networks that did not
+    diverge; a (H, η) with diverged networks says how many in its legend entry and is marked × at the foot of
+    panel (c) (book/methods.md#p2-outcome)."""
     fig, axes = new_figure(3, 1, width=4.4, height=3.8)
     ax_l, ax_k, ax_r = axes[0]
     etas = sorted(res.etas)
@@ -360,7 +444,8 @@ def plot_size_vs_learning_rate(res: Result) -> Figure:
         color = PALETTE[res.widths.index(r.H) % len(PALETTE)]
         ls = _LINES[etas.index(r.eta) % len(_LINES)]
         t = 0.5 * (r.loss_bin_start.numpy() + r.loss_bin_end.numpy() - 1) + 1
-        ax_l.plot(t, r.loss_mean.numpy(), ls, color=color, lw=1.3, label=f"H = {r.H}, η = {r.eta:g}")
+        div = f" ({r.n_diverged} of {r.n_ok + r.n_diverged} diverged)" if r.n_diverged else ""
+        ax_l.plot(t, r.loss_mean.numpy(), ls, color=color, lw=1.3, label=f"H = {r.H}, η = {r.eta:g}{div}")
         lt = r.lambda_t.numpy() + 1
         ax_k.plot(lt, r.lambda_max_mean.numpy(), ls, color=color, lw=1.3, marker=".", ms=3)
     for eta, ls in zip(etas, _LINES):
@@ -379,7 +464,7 @@ def plot_size_vs_learning_rate(res: Result) -> Figure:
     handles, labels = ax_l.get_legend_handles_labels()
     ax_k.legend(handles, labels, loc="upper left", fontsize=7, framealpha=0.85)
     ax_k.set(xscale="log", yscale="log", xlabel="GD step $t$ + 1", ylabel=r"mean $\lambda_{\max}$")
-    ax_l.set_title(f"(a) mean of {res.n_seeds} runs", loc="left")
+    ax_l.set_title(f"(a) mean of {res.n_seeds} runs, diverged ones left out", loc="left")
     ax_k.set_title("(b)", loc="left")
     inset = ax_l.inset_axes([0.03, 0.03, 0.34, 0.38])
     X, y = res.X.numpy(), res.y.numpy()
@@ -400,6 +485,18 @@ def plot_size_vs_learning_rate(res: Result) -> Figure:
             capsize=3,
             label=f"η = {eta:g}",
         )
+        bad = [r.H for r in rs if r.n_diverged]
+        if bad:
+            ax_r.plot(
+                bad,
+                [0.04] * len(bad),
+                "x",
+                color=PALETTE[etas.index(eta)],
+                ms=7,
+                mew=1.5,
+                transform=ax_r.get_xaxis_transform(),
+                label=f"η = {eta:g}: runs diverged",
+            )
     ax_r.axhline(1.0, color="0.3", ls="--", lw=1)
     ax_r.set(xscale="log", xlabel="hidden width $H$", ylabel=r"$\lambda_{\max}\,\eta/2$ (2nd half of training)")
     ax_r.set_xticks(widths, [f"{int(w)}" for w in widths])

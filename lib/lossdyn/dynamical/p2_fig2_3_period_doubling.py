@@ -29,7 +29,8 @@ from matplotlib.figure import Figure
 from lossdyn.dynamical import losses as dl
 from lossdyn.dynamical.batched_mlp import BatchedMLP
 from lossdyn.dynamical.ensemble import Member, TrainSpec, train_chunk
-from lossdyn.dynamical.onset import default_rtol
+from lossdyn.dynamical.onset import LAMBDA_KEYS, default_rtol
+from lossdyn.dynamical.outcome import outcome
 from lossdyn.dynamical.spiral3 import spiral3
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
@@ -234,6 +235,17 @@ def _regime_scan(cfg: Config, res: dict[str, Any], t_star: int) -> list[tuple[in
     ]
 
 
+#: The trainer's per-period onset entries kept in the result (see :func:`lossdyn.dynamical.ensemble.train_chunk`).
+ONSET_KEYS = ("onset_t", "jump_t", *LAMBDA_KEYS)
+
+
+def _failed(res: dict[str, Any]) -> bool:
+    """The run's loss became NaN/inf (:mod:`lossdyn.dynamical.outcome`). Neither accuracy nor the end loss is a
+    criterion here: the run ends in the middle of a period, where one class carries almost all of the loss's
+    weight, so both are taken on another landscape than the start (book/methods.md#p2-fig2-3-choices)."""
+    return bool(outcome(res).non_finite[0])
+
+
 def compute(cfg: Config) -> dict[str, Any]:
     """The whole run (the one unit of :func:`plan`): a dict with the fields of :class:`Result`."""
     device = resolve_device(cfg.device)
@@ -256,7 +268,7 @@ def compute(cfg: Config) -> dict[str, Any]:
         "lambda_t": res["lambda_t"],
         "lambda_max": res["lambda_max"][0],
         "lambda_residual": res["lambda_residual"][0],
-        **{key: res[key][0] for key in ("onset_t", "lambda_onset", "alternation_t", "lambda_alternation")},
+        **{key: res[key][0] for key in ONSET_KEYS},
         "align_period": cfg.align_period,
         "t_star": t_star,
         "shift": shift,
@@ -265,7 +277,7 @@ def compute(cfg: Config) -> dict[str, Any]:
         "regime_scan_t": [t for t, _ in scan],
         "regime_scan": [r for _, r in scan],
         "replay_identical": bool(torch.equal(rep["F"][0], res["F"][0, : len(rep["F"][0])])),
-        "diverged": bool(res["diverged"][0]),
+        "diverged": bool(_failed(res)),
         "train_acc": float(res["train_acc"][0]),
         "val_acc": float(res["val_acc"][0]),
         "grid_axis": axis,
@@ -315,14 +327,16 @@ class Result:
     * ``gamma`` (steps, 3) float32: Γ_i(t); ``F``, ``dF`` (steps,) float64: F(θ_t, t) and ΔF_t;
     * ``lambda_t`` (L,) int64, ``lambda_max`` (L,) float64 λ_max(θ_t, Γ(t)), ``lambda_residual`` (L,)
       the Lanczos residual ‖Hv − λv‖;
-    * ``onset_t``, ``alternation_t`` (n_periods,) int64 (−1: none) and ``lambda_onset``,
-      ``lambda_alternation`` (n_periods,) float64: each period's onset t*, alternation start t_alt and
-      λ_max there (book/methods.md#p2-onset);
+    * ``onset_t``, ``jump_t`` (n_periods,) int64 (−1: none): each period's onset t* (the start of the
+      unbroken 2-cycle) and its jump t_jump; ``lambda_onset``, ``lambda_jump`` (n_periods,) float64 λ_max at
+      their valley floor, ``lambda_onset_iterates`` (n_periods, 2) at θ_{t*} and θ_{t*+1}, ``secant_onset``,
+      ``secant_jump`` (n_periods,) the loss's own curvature along the step (book/methods.md#p2-onset);
     * ``align_period``, ``t_star`` (its onset, −1: none), ``shift`` (t* − ``paper_onset``, 0 if none),
       ``panel_times``: the Fig. 3 times after the shift; ``panels``: one :class:`Panel` each;
     * ``regime_scan_t``, ``regime_scan``: the dynamics of the 20-step windows every 25 steps
       through the cascade; ``replay_identical``: the replay reproduced F bit for bit;
-    * ``diverged``, ``train_acc``, ``val_acc``: at the end; ``grid_axis`` (grid,) float64: a and b of the panels.
+    * ``diverged`` (the loss became NaN/inf), ``train_acc``, ``val_acc``: at the
+      end; ``grid_axis`` (grid,) float64: a and b of the panels.
     """
 
     H: int
@@ -339,8 +353,12 @@ class Result:
     lambda_residual: torch.Tensor
     onset_t: torch.Tensor
     lambda_onset: torch.Tensor
-    alternation_t: torch.Tensor
-    lambda_alternation: torch.Tensor
+    jump_t: torch.Tensor
+    lambda_jump: torch.Tensor
+    lambda_onset_iterates: torch.Tensor
+    lambda_jump_iterates: torch.Tensor
+    secant_onset: torch.Tensor
+    secant_jump: torch.Tensor
     align_period: int
     t_star: int
     shift: int
@@ -371,8 +389,10 @@ def key_numbers(res: Result) -> dict[str, Any]:
         "eta": res.eta,
         "t_star": res.t_star,
         "lambda_onset": float(res.lambda_onset[k]) if found else math.nan,
-        "alternation_t": int(res.alternation_t[k]) if found else -1,
-        "lambda_alternation": float(res.lambda_alternation[k]) if found else math.nan,
+        "jump_t": int(res.jump_t[k]) if found else -1,
+        "lambda_jump": float(res.lambda_jump[k]) if found else math.nan,
+        "lambda_single_iterate": float(res.lambda_onset_iterates[k, 0]) if found else math.nan,
+        "secant_jump": float(res.secant_jump[k]) if found else math.nan,
         "onset_t_all_periods": res.onset_t.tolist(),
         "lambda_onset_all_periods": [round(float(x), 6) for x in res.lambda_onset.tolist()],
         "panel_times": list(res.panel_times),
@@ -391,21 +411,24 @@ def accuracy_line(res: Result) -> str:
 
 
 def onset_table(res: Result) -> str:
-    """Onsets per period at fixed precision (printed by the notebook)."""
+    """Instabilities per period at fixed precision (printed by the notebook): λ_max at the valley floor of the
+    onset t*, at the single iterate θ_{t*}, at the jump's floor, and the secant curvature along the jump's step."""
     two = 2.0 / res.eta
     lines = [
-        f"2/eta = {two:.4f}",
-        "period  onset t*  lambda(t*)  lambda*eta/2   alternation t_alt  lambda(t_alt)  lambda*eta/2",
+        f"2/eta = {two:.4f}; every curvature also as ·eta/2 (1 = edge of stability)",
+        "period  onset t*  floor(t*)  ·eta/2   iterate  ·eta/2   jump t_jump  floor(jump)  ·eta/2   "
+        "secant(jump)  ·eta/2",
     ]
-    for k, (t, lam, ta, la) in enumerate(
-        zip(
-            res.onset_t.tolist(), res.lambda_onset.tolist(), res.alternation_t.tolist(), res.lambda_alternation.tolist()
-        )
-    ):
+    for k, t in enumerate(res.onset_t.tolist()):
         if t < 0:
             lines.append(f"{k:>6}  {'none':>8}")
             continue
-        lines.append(f"{k:>6}  {t:>8d}  {lam:>10.4f}  {lam / two:>12.4f}   {ta:>17d}  {la:>13.4f}  {la / two:>12.4f}")
+        lam, it = float(res.lambda_onset[k]), float(res.lambda_onset_iterates[k, 0])
+        lj, sj, tj = float(res.lambda_jump[k]), float(res.secant_jump[k]), int(res.jump_t[k])
+        lines.append(
+            f"{k:>6}  {t:>8d}  {lam:>9.4f}  {lam / two:>6.3f}  {it:>8.4f}  {it / two:>6.3f}   {tj:>11d}  "
+            f"{lj:>11.4f}  {lj / two:>6.3f}   {sj:>12.4f}  {sj / two:>6.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -440,10 +463,11 @@ def claims(res: Result) -> list[Claim]:
     k = res.align_period
     found = res.t_star >= 0
     lam = float(res.lambda_onset[k]) if found else math.nan
-    lam_alt = float(res.lambda_alternation[k]) if found else math.nan
+    lam_jump = float(res.lambda_jump[k]) if found else math.nan
+    secant = float(res.secant_jump[k]) if found else math.nan
     in_period = found and k * res.T <= res.t_star < (k + 1) * res.T
     near = found and abs(lam / two - 1.0) <= EOS_TOLERANCE
-    near_alt = found and abs(lam_alt / two - 1.0) <= EOS_TOLERANCE
+    near_jump = found and (abs(lam_jump / two - 1.0) <= EOS_TOLERANCE or abs(secant / two - 1.0) <= EOS_TOLERANCE)
     dyn = [p.dynamics for p in res.panels]
     seen = set(res.regime_scan) | set(dyn)
     cascade = {"descent", "period-2", "period-4", "irregular"} <= seen
@@ -454,14 +478,18 @@ def claims(res: Result) -> list[Claim]:
             f"Fig. 2: near the end of period {k + 1} λ_max rises to ≈ 2/η, and then a period-doubling cascade "
             "starts (ΔF alternates in sign with growing amplitude).",
             (
-                f"onset t* = {res.t_star} (first ΔF > 0 of the episode), "
-                f"λ_max(t*) = {lam:.4f} = {lam / two:.3f}·(2/η); "
-                f"period-2 alternation from t = {int(res.alternation_t[k])}, "
-                f"λ_max there = {lam_alt:.4f} = {lam_alt / two:.3f}·(2/η)"
+                f"onset t* = {res.t_star} (start of the unbroken 2-cycle), "
+                f"λ_max at its valley floor = {lam:.4f} = {lam / two:.3f}·(2/η); "
+                f"jump at t = {int(res.jump_t[k])}: valley floor {lam_jump / two:.3f}·(2/η), "
+                f"the loss's own curvature along the step {secant / two:.3f}·(2/η)"
             )
             if found
             else f"no instability onset in period {k + 1}",
-            verdict(in_period and near, partly=in_period and (near_alt or abs(lam / two - 1) <= 2 * EOS_TOLERANCE)),
+            verdict(
+                in_period and near,
+                partly=in_period and (near_jump or abs(lam / two - 1) <= 2 * EOS_TOLERANCE),
+                measurable=not res.diverged,
+            ),
         ),
         Claim(
             "P2-F3",
@@ -470,8 +498,9 @@ def claims(res: Result) -> list[Claim]:
             "next-20-iterate dynamics at the panels t = "
             + ", ".join(f"{p.t}: {d}" for p, d in zip(res.panels, dyn))
             + "; regimes met every 25 steps through the cascade: "
-            + regime_summary(res),
-            verdict(cascade, partly=partial_cascade),
+            + regime_summary(res)
+            + f"; a 4-cycle {'was' if 'period-4' in seen else 'was not'} met",
+            verdict(cascade, partly=partial_cascade, measurable=not res.diverged),
         ),
     ]
 
@@ -496,7 +525,7 @@ def _series(axes, res: Result, lo: int, hi: int, zoom: bool) -> None:
     keep = (lt >= lo) & (lt < hi)
     ax_l.plot(lt[keep], lam[keep], ".-", color=PALETTE[0], lw=0.8, ms=2 if zoom else 1.5, label=r"$\lambda_{\max}$")
     edge_of_stability(ax_l, res.eta, label=r"$2/\eta$")
-    for k, (ts, ta) in enumerate(zip(res.onset_t.tolist(), res.alternation_t.tolist())):
+    for k, (ts, ta) in enumerate(zip(res.onset_t.tolist(), res.jump_t.tolist())):
         if ts < 0 or not lo <= ts < hi:
             continue
         for ax in axes:
@@ -512,12 +541,12 @@ def _series(axes, res: Result, lo: int, hi: int, zoom: bool) -> None:
         )
         ax_l.plot(
             [ta],
-            [float(res.lambda_alternation[k])],
+            [float(res.lambda_jump[k])],
             "o",
             mfc="none",
             color=PALETTE[4],
             ms=6,
-            label="period-2 start" if k == res.align_period or zoom else None,
+            label="jump (valley floor)" if k == res.align_period or zoom else None,
         )
     ax_l.set(ylabel=r"$\lambda_{\max}$", xlabel="GD step $t$")
     for ax in axes:

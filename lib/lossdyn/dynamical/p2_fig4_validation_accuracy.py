@@ -5,7 +5,9 @@ for ``n_periods``·T steps of full-batch GD; with ``static_last_period`` the las
 (the static loss), "where we measure the accuracy" (Fig. 4 caption). Validation accuracy is
  the spiral drawn with seed 1 at the final step. The static baselines are the same
 networks (same initial weights: members with the same replica share their init) trained with A = 1.
-Runs whose loss becomes NaN/inf are frozen, counted as diverged and left out of the mean.
+Every network is counted as trained, not trained or diverged (loss NaN/inf, a final loss above the
+starting one, or training accuracy at chance: :mod:`lossdyn.dynamical.outcome`, book/methods.md#p2-outcome);
+the diverged ones are left out of the means and no claim rests on them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from matplotlib.figure import Figure
 
 from lossdyn.dynamical import losses as dl
 from lossdyn.dynamical.ensemble import CPU_CHUNK, NEVER, Member, TrainSpec
+from lossdyn.dynamical.outcome import describe, outcome, total
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES
@@ -101,10 +104,13 @@ class Row:
 
     * ``loss`` (CE, DCE, MSE, DMSE1, DMSE2), ``H``;
     * ``val_acc_mean``, ``val_acc_sem``, ``train_acc_mean``, ``train_acc_sem``: mean and SEM over the
-      networks that did not diverge (NaN if none; SEM NaN below 2); ``n_finite`` of them, ``n_diverged`` not;
-    * ``val_acc``, ``final_loss`` (n_seeds,) float64: per network (NaN loss if diverged);
+      networks that did not diverge (NaN if none; SEM NaN below 2; book/methods.md#p2-outcome); ``n_finite``
+      of them (trained or not trained), ``n_diverged`` not; ``n_trained``, ``n_not_trained``: the first split
+      by status; ``counts``: every status and reason (:meth:`lossdyn.dynamical.outcome.Outcome.counts`);
+    * ``val_acc``, ``final_loss`` (n_seeds,) float64: per network (NaN loss if its loss overflowed);
+      ``status`` (n_seeds,) int64: index in :data:`lossdyn.dynamical.outcome.STATUSES`;
     * ``loss_bin_start``, ``loss_bin_end`` (bins,) int64 and ``loss_curve_mean`` (bins,) float64: the
-      loss on log-spaced bins of steps, mean over the networks (NaN-aware).
+      loss on log-spaced bins of steps, mean over the networks that did not diverge (NaN if none).
     """
 
     loss: str
@@ -113,6 +119,10 @@ class Row:
     val_acc_sem: float
     n_finite: int
     n_diverged: int
+    n_trained: int
+    n_not_trained: int
+    counts: dict[str, int]
+    status: torch.Tensor
     train_acc_mean: float
     train_acc_sem: float
     val_acc: torch.Tensor
@@ -204,8 +214,11 @@ def plan(cfg: Config) -> EnsemblePlan:
 
 
 def _row(name: str, H: int, r: dict[str, Any], a: int, b: int) -> Row:
-    """The :class:`Row` of members ``a`` … ``b − 1`` of the ensemble result ``r``."""
-    div = r["diverged"][a:b]
+    """The :class:`Row` of members ``a`` … ``b − 1`` of the ensemble result ``r``; means over the networks
+    that did not diverge (book/methods.md#p2-outcome)."""
+    status = outcome(r, a, b)
+    counts = status.counts()
+    div = status.diverged
     val_mean, val_sem, n = _stats(r["val_acc"][a:b], div)
     train_mean, train_sem, _ = _stats(r["train_acc"][a:b], div)
     return Row(
@@ -214,14 +227,18 @@ def _row(name: str, H: int, r: dict[str, Any], a: int, b: int) -> Row:
         val_acc_mean=val_mean,
         val_acc_sem=val_sem,
         n_finite=n,
-        n_diverged=int(div.sum()),
+        n_diverged=counts["diverged"],
+        n_trained=counts["trained"],
+        n_not_trained=counts["not trained"],
+        counts=counts,
+        status=status.status,
         train_acc_mean=train_mean,
         train_acc_sem=train_sem,
         val_acc=r["val_acc"][a:b],
         final_loss=r["final_loss"][a:b],
         loss_bin_start=r["loss_bin_start"],
         loss_bin_end=r["loss_bin_end"],
-        loss_curve_mean=torch.nanmean(r["loss_bin_mean"][a:b], 0),
+        loss_curve_mean=torch.nanmean(r["loss_bin_mean"][a:b][~div], 0) if n else r["loss_bin_mean"][a] * math.nan,
     )
 
 
@@ -253,13 +270,12 @@ def _find(res: Result, loss: str, H: int) -> Row | None:
 
 def key_numbers(res: Result) -> dict[str, Any]:
     """The sidecar's numbers, per ``loss,H=…``, named like the :class:`Row` fields."""
-    out: dict[str, Any] = {"val_acc_mean": {}, "val_acc_sem": {}, "n_diverged": {}, "train_acc_mean": {}}
+    names = ("val_acc_mean", "val_acc_sem", "train_acc_mean", "n_trained", "n_not_trained", "n_diverged")
+    out: dict[str, Any] = {name: {} for name in names}
     for row in res.rows:
         key = f"{row.loss},H={row.H}"
-        out["val_acc_mean"][key] = row.val_acc_mean
-        out["val_acc_sem"][key] = row.val_acc_sem
-        out["n_diverged"][key] = row.n_diverged
-        out["train_acc_mean"][key] = row.train_acc_mean
+        for name in names:
+            out[name][key] = getattr(row, name)
     out["dtype"] = res.dtype
     return out
 
@@ -269,24 +285,29 @@ def _pct(x: float) -> str:
 
 
 def accuracy_table(res: Result) -> str:
-    """Validation (and training) accuracy in %, mean ± SEM, per loss and width."""
+    """Validation (and training) accuracy in %, mean ± SEM over the networks that did not diverge, per loss and
+    width, and the networks per status: trained / not trained / diverged (book/methods.md#p2-outcome)."""
     lines = []
     for panel, losses, eta in (("(a)", PANEL_A, res.eta_ce), ("(b)", PANEL_B, res.eta_mse)):
         rows = [r for r in res.rows if r.loss in losses]
         if not rows:
             continue
-        lines.append(f"{panel} eta = {eta:g}: validation accuracy % (mean ± SEM) [train %] (diverged)")
-        lines.append("     H  " + "  ".join(f"{name:>26}" for name in losses))
+        lines.append(
+            f"{panel} eta = {eta:g}: validation accuracy % (mean ± SEM) [train %] trained/not trained/diverged"
+        )
+        lines.append("     H  " + "  ".join(f"{name:>32}" for name in losses))
         for H in res.widths:
             cells = []
             for name in losses:
                 r = _find(res, name, H)
                 cells.append(
-                    f"{_pct(r.val_acc_mean)} ± {_pct(r.val_acc_sem)} [{_pct(r.train_acc_mean)}] ({r.n_diverged})"
+                    f"{_pct(r.val_acc_mean)} ± {_pct(r.val_acc_sem)} [{_pct(r.train_acc_mean)}] "
+                    f"{r.n_trained:>2d}/{r.n_not_trained:>2d}/{r.n_diverged:>2d}"
                     if r is not None
-                    else " " * 26
+                    else " " * 32
                 )
-            lines.append(f"{H:>6}  " + "  ".join(f"{c:>26}" for c in cells))
+            lines.append(f"{H:>6}  " + "  ".join(f"{c:>32}" for c in cells))
+        lines.append("    runs: " + describe(total([r.counts for r in rows])))
     return "\n".join(lines)
 
 
@@ -313,23 +334,33 @@ def _compare(res: Result, dyn: str, static: str) -> tuple[int, int, int, int, li
 
 
 def claims(res: Result) -> list[Claim]:
-    """P2-F4a/b1/b2: each dynamical loss against its static one (thresholds: book/methods.md#p2-fig4-choices)."""
+    """P2-F4a/b1/b2: each dynamical loss against its static one (thresholds: book/methods.md#p2-fig4-choices).
+    Means are over the networks that did not diverge; a comparison needs both losses at one width at least
+    with networks that did not diverge, else it is ``not measured`` (book/methods.md#p2-outcome)."""
     out = []
     for cid, dyn, static in (("P2-F4a", "DCE", "CE"), ("P2-F4b1", "DMSE1", "MSE"), ("P2-F4b2", "DMSE2", "MSE")):
         sep, better, worse, n, gaps = _compare(res, dyn, static)
-        if n == 0:
-            continue
-        div = sum(r.n_diverged for r in res.rows if r.loss in (dyn, static))
+        runs = {name: total([r.counts for r in res.rows if r.loss == name]) for name in (dyn, static)}
+        present = all(sum(c[k] for k in ("trained", "not trained", "diverged")) for c in runs.values())
+        text = (
+            f"{dyn} − {static} validation accuracy (points of %): "
+            + (", ".join(gaps) if gaps else "no width with both")
+            + f"; higher with non-overlapping SEM bars at {sep} of {n} widths, lower with non-overlapping bars at "
+            f"{worse}; runs: " + "; ".join(f"{name} {describe(c)}" for name, c in runs.items())
+        )
+        if not present:
+            text += f" (needs both {dyn} and {static})"
         out.append(
             Claim(
                 cid,
                 f"Fig. 4: {dyn} reaches a higher validation accuracy than {static}, especially for small networks "
                 "(error bars: SEM).",
-                f"{dyn} − {static} validation accuracy (points of %): "
-                + ", ".join(gaps)
-                + f"; higher with non-overlapping SEM bars at {sep} of {n} widths, lower with non-overlapping bars at "
-                f"{worse}; diverged runs: {div}",
-                verdict(sep >= max(1, n / 2) and worse == 0, partly=better > n / 2 and worse == 0),
+                text,
+                verdict(
+                    sep >= max(1, n / 2) and worse == 0,
+                    partly=better > n / 2 and worse == 0,
+                    measurable=present and n > 0,
+                ),
             )
         )
     return out
@@ -346,8 +377,9 @@ _STYLE = {
 
 
 def plot_dynamical_accuracy(res: Result) -> Figure:
-    """(a) CE vs DCE, (b) MSE vs DMSE1 vs DMSE2: validation accuracy (mean ± SEM) against hidden width;
-    the number of diverged runs is given in the legend and marked with × at the width where it happened."""
+    """(a) CE vs DCE, (b) MSE vs DMSE1 vs DMSE2: validation accuracy (mean ± SEM over the networks that did not
+    diverge) against hidden width; the number of diverged runs (book/methods.md#p2-outcome) is given in the legend
+    and marked with × at the foot of the panel at the width where it happened."""
     fig, axes = new_figure(2, 1, width=4.8, height=3.8)
     panels = (
         (axes[0, 0], ("CE", "DCE"), res.eta_ce, res.n_seeds_ce, res.n_periods),
@@ -376,9 +408,9 @@ def plot_dynamical_accuracy(res: Result) -> Figure:
                 lw=1.2,
                 label=f"{name}{weighting}" + (f" — {n_div} diverged" if n_div else ""),
             )
-            for xi, r in zip(x, rows):
-                if r.n_diverged:
-                    ax.plot([xi], [35], "x", color=color, ms=7)
+            bad = [xi for xi, r in zip(x, rows) if r.n_diverged]
+            if bad:
+                ax.plot(bad, [0.04] * len(bad), "x", color=color, ms=7, mew=1.5, transform=ax.get_xaxis_transform())
         ax.axhline(100 / 3, color="0.5", ls=":", lw=1, label="chance (1/3)")
         ax.set(xscale="log", xlabel="hidden width $H$", ylabel="validation accuracy (%)")
         ax.set_xticks(widths, [f"{int(w)}" for w in widths])

@@ -5,16 +5,19 @@ the dynamical cross-entropy for T_total = ``time_budget``/η steps (Fig. 5 capti
 number comes from:
 
 1. the trainer (:func:`lossdyn.dynamical.ensemble.train_chunk`, one ensemble per η, :func:`jobs`)
-   finds in every period the first instability onset t* by the companion's onset rule and
-   evaluates λ_max exactly at θ_{t*} by Lanczos (:class:`lossdyn.dynamical.onset.OnsetCurvature`;
-   book/methods.md#p2-onset): its result key ``lambda_onset`` (networks × periods);
+   finds in every period the first instability, dated at the start t* of its unbroken 2-cycle by the
+   companion's onset rule, and evaluates λ_max at the cycle's valley floor by Lanczos
+   (:class:`lossdyn.dynamical.onset.OnsetCurvature`; book/methods.md#p2-onset): its result key
+   ``lambda_onset`` (networks × periods);
 2. :func:`summarise` averages each network's ``lambda_onset`` over its periods with an onset, then
    takes mean ± SEM over the condition's networks: :attr:`Condition.lambda_onset`, and
    :attr:`Condition.ratio_to_two_over_eta` = λ_onset·η/2;
 3. :func:`key_numbers` writes both, under the same names, into the figure's sidecar.
 
-Two variants are reported as well: the first onset of each run only, and λ_max where the period-2
-alternation starts (book/methods.md#p2-fig5-choices). Edge-of-stability minimisation predicts
+λ_onset is measured at the valley floor of the 2-cycle (the Hessian at the midpoint of consecutive
+iterates, averaged over both phases); variants: the first instability of each run only, λ_max at the
+single iterate θ_{t*}, at the jump t_jump, and the loss's own (secant) curvature along the step, which sees
+the ReLU kinks (book/methods.md#p2-fig5-choices). Edge-of-stability minimisation predicts
 λ_onset = 2/η, i.e. λ_onset·η/2 = 1 (the dashed line of Fig. 5).
 """
 
@@ -29,6 +32,7 @@ import torch
 from matplotlib.figure import Figure
 
 from lossdyn.dynamical.ensemble import CPU_CHUNK, Member, TrainSpec
+from lossdyn.dynamical.outcome import outcome
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES
@@ -44,6 +48,7 @@ __all__ = [
     "claims",
     "condition_table",
     "estimate",
+    "failed",
     "finish",
     "jobs",
     "key_numbers",
@@ -99,15 +104,24 @@ class Config(ExperimentConfig):
 class Condition:
     """Statistics of one condition (η, A, T) over its networks (book/methods.md#p2-fig5-choices).
 
+    Each network's value is the mean over its periods with an instability; then mean ± SEM (std/√n)
+    over the condition's networks. Ratios are ·η/2 (1 = the edge of stability 2/η).
+
     * ``eta``, ``A``, ``T``: the condition;
-    * ``n_networks``: networks trained; ``n_with_onset``: networks with at least one onset;
-      ``n_onsets``: onsets over all networks and periods; ``n_diverged``: networks whose loss overflowed;
-    * ``lambda_onset``, ``lambda_onset_sem``: mean ± SEM over networks of each network's λ_max at the
-      onset, averaged over its periods (NaN if no network had an onset; SEM NaN below 2 networks);
-    * ``ratio_to_two_over_eta``, ``ratio_to_two_over_eta_sem``: λ_onset·η/2 and its SEM (1 = edge of stability);
-    * ``ratio_first_onset_only`` (+ ``_sem``): the same ratio from each network's first onset only;
-    * ``ratio_at_alternation_start`` (+ ``_sem``): the ratio of λ_max at the alternation start t_alt;
-    * ``lambda_onset_per_network``: each network's mean λ_onset (networks with an onset, in replica order).
+    * ``n_networks``: networks trained; ``n_with_onset``: networks with at least one instability;
+      ``n_onsets``: instabilities over the networks that did not diverge; ``n_diverged``: networks whose loss
+      became NaN/inf, left out of every statistic; ``n_loss_rose``: networks whose loss stayed finite but
+      ended above its start (counted, kept; :func:`failed`);
+    * ``lambda_onset``, ``lambda_onset_sem``: λ_max at the valley floor of the onset t* (NaN if no network
+      had an instability; SEM NaN below 2 networks);
+    * ``ratio_to_two_over_eta`` (+ ``_sem``): λ_onset·η/2; ``ratio_network_min``/``_max``: its range over networks;
+    * ``ratio_first_onset_only``: the same ratio from each network's first instability only;
+    * ``ratio_single_iterate``: λ_max at the single iterate θ_{t*} instead of the floor;
+      ``iterate_swing``: mean |λ(θ_{t*+1}) − λ(θ_{t*})| / λ_onset, the parity swing between the two iterates;
+    * ``ratio_at_jump`` (+ ``_sem``): λ_max at the valley floor of the jump t_jump;
+    * ``secant_ratio_onset``, ``secant_ratio_jump``: the loss's own curvature along the step
+      (:func:`lossdyn.dynamical.onset.secant_curvature`)·η/2 at t* and at t_jump;
+    * ``lambda_onset_per_network``: each network's mean λ_onset (networks with an instability, in replica order).
     """
 
     eta: float
@@ -117,14 +131,20 @@ class Condition:
     n_with_onset: int
     n_onsets: int
     n_diverged: int
+    n_loss_rose: int
     lambda_onset: float
     lambda_onset_sem: float
     ratio_to_two_over_eta: float
     ratio_to_two_over_eta_sem: float
+    ratio_network_min: float
+    ratio_network_max: float
     ratio_first_onset_only: float
-    ratio_first_onset_only_sem: float
-    ratio_at_alternation_start: float
-    ratio_at_alternation_start_sem: float
+    ratio_single_iterate: float
+    iterate_swing: float
+    ratio_at_jump: float
+    ratio_at_jump_sem: float
+    secant_ratio_onset: float
+    secant_ratio_jump: float
     lambda_onset_per_network: tuple[float, ...]
 
 
@@ -135,9 +155,12 @@ NETWORK_KEYS = (
     "T",
     "replica",
     "onset_t",
+    "jump_t",
     "lambda_onset",
-    "alternation_t",
-    "lambda_alternation",
+    "lambda_onset_iterates",
+    "lambda_jump",
+    "secant_onset",
+    "secant_jump",
     "diverged",
     "train_acc",
 )
@@ -147,9 +170,10 @@ NETWORK_KEYS = (
 class Networks:
     """The networks of one η (S of them, in :func:`jobs` order), as the trainer returned them.
 
-    ``eta``, ``A`` (S,) float64; ``T``, ``replica`` (S,) int64; ``onset_t``, ``alternation_t``
-    (S, n_periods) int64 (−1: no onset in that period); ``lambda_onset``, ``lambda_alternation``
-    (S, n_periods) float64 λ_max at t* and at t_alt (NaN: none); ``diverged`` (S,) bool;
+    ``eta``, ``A`` (S,) float64; ``T``, ``replica`` (S,) int64; ``onset_t``, ``jump_t`` (S, n_periods) int64
+    (−1: no instability in that period); ``lambda_onset``, ``lambda_jump`` (S, n_periods) float64 λ_max at the
+    valley floor of t* and of t_jump, ``lambda_onset_iterates`` (S, n_periods, 2) at θ_{t*} and θ_{t*+1},
+    ``secant_onset``, ``secant_jump`` (S, n_periods) the secant curvature (NaN: none); ``diverged`` (S,) bool;
     ``train_acc`` (S,) float64 at the end.
     """
 
@@ -158,9 +182,12 @@ class Networks:
     T: torch.Tensor
     replica: torch.Tensor
     onset_t: torch.Tensor
+    jump_t: torch.Tensor
     lambda_onset: torch.Tensor
-    alternation_t: torch.Tensor
-    lambda_alternation: torch.Tensor
+    lambda_onset_iterates: torch.Tensor
+    lambda_jump: torch.Tensor
+    secant_onset: torch.Tensor
+    secant_jump: torch.Tensor
     diverged: torch.Tensor
     train_acc: torch.Tensor
 
@@ -196,38 +223,76 @@ def _mean_sem(values: list[float]) -> tuple[float, float, int]:
     return float(v.mean()), sem, n
 
 
-def summarise(r: dict[str, Any], eta: float, A: float, T: int) -> Condition:
-    """Statistics of the condition (η, A, T) from the ensemble result ``r`` of its η."""
-    sel = (r["A"] == A) & (r["T"] == T)
-    on_t, on_l, alt_l = r["onset_t"][sel], r["lambda_onset"][sel], r["lambda_alternation"][sel]
-    per_network, first, alt = [], [], []
+def _per_network(r: dict[str, Any], sel: torch.Tensor) -> dict[str, list[float]]:
+    """Each network's values (mean over its periods with an instability), networks without one left out."""
+    on_t = r["onset_t"][sel]
+    it = r["lambda_onset_iterates"][sel]
+    swing = (it[..., 1] - it[..., 0]).abs() / r["lambda_onset"][sel]
+    series = {
+        "floor": r["lambda_onset"][sel],
+        "iterate": it[..., 0],
+        "swing": swing,
+        "jump": r["lambda_jump"][sel],
+        "secant_onset": r["secant_onset"][sel],
+        "secant_jump": r["secant_jump"][sel],
+    }
+    out: dict[str, list[float]] = {name: [] for name in (*series, "first")}
     for i in range(on_t.shape[0]):
         ok = on_t[i] >= 0
         if bool(ok.any()):
-            per_network.append(float(on_l[i][ok].mean()))
-            first.append(float(on_l[i][ok][0]))
-            alt.append(float(alt_l[i][ok].mean()))
+            for name, x in series.items():
+                out[name].append(float(x[i][ok].mean()))
+            out["first"].append(float(series["floor"][i][ok][0]))
+    return out
+
+
+def failed(r: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(diverged, loss_rose)`` (S,) bool (:mod:`lossdyn.dynamical.outcome`): the loss became NaN/inf, or it
+    stayed finite but ended above its start.
+
+    Diverged networks are left out of every statistic. Networks whose loss rose are counted but kept: their
+    loss rises *because of* the cascades this page dates (an instability is measured where it emerges,
+    before the loss goes up). Accuracy is not a criterion on this page: with a large amplitude A one class
+    carries almost all of the loss's weight in the middle of a period (book/methods.md#p2-fig5-choices).
+    """
+    o = outcome(r)
+    return o.non_finite, o.loss_rose
+
+
+def summarise(r: dict[str, Any], eta: float, A: float, T: int) -> Condition:
+    """Statistics of the condition (η, A, T) from the ensemble result ``r`` of its η; diverged networks
+    (:func:`failed`) are counted in ``n_diverged`` and left out of every mean."""
+    cond = (r["A"] == A) & (r["T"] == T)
+    bad, rose = failed(r)
+    sel = cond & ~bad
+    v = _per_network(r, sel)
     two = 2.0 / eta
-    m, sem, n = _mean_sem(per_network)
-    f_m, f_sem, _ = _mean_sem(first)
-    a_m, a_sem, _ = _mean_sem(alt)
+    m, sem, n = _mean_sem(v["floor"])
+    j_m, j_sem, _ = _mean_sem(v["jump"])
+    ratios = [x / two for x in v["floor"]]
     return Condition(
         eta=eta,
         A=A,
         T=T,
-        n_networks=int(sel.sum()),
+        n_networks=int(cond.sum()),
         n_with_onset=n,
-        n_onsets=int((on_t >= 0).sum()),
-        n_diverged=int(r["diverged"][sel].sum()),
+        n_onsets=int((r["onset_t"][sel] >= 0).sum()),
+        n_diverged=int((cond & bad).sum()),
+        n_loss_rose=int((cond & rose).sum()),
         lambda_onset=m,
         lambda_onset_sem=sem,
         ratio_to_two_over_eta=m / two,
         ratio_to_two_over_eta_sem=sem / two,
-        ratio_first_onset_only=f_m / two,
-        ratio_first_onset_only_sem=f_sem / two,
-        ratio_at_alternation_start=a_m / two,
-        ratio_at_alternation_start_sem=a_sem / two,
-        lambda_onset_per_network=tuple(per_network),
+        ratio_network_min=min(ratios, default=math.nan),
+        ratio_network_max=max(ratios, default=math.nan),
+        ratio_first_onset_only=_mean_sem(v["first"])[0] / two,
+        ratio_single_iterate=_mean_sem(v["iterate"])[0] / two,
+        iterate_swing=_mean_sem(v["swing"])[0],
+        ratio_at_jump=j_m / two,
+        ratio_at_jump_sem=j_sem / two,
+        secant_ratio_onset=_mean_sem(v["secant_onset"])[0] / two,
+        secant_ratio_jump=_mean_sem(v["secant_jump"])[0] / two,
+        lambda_onset_per_network=tuple(v["floor"]),
     )
 
 
@@ -281,17 +346,54 @@ def _key(c: Condition) -> str:
     return f"A={c.A:g},T={c.T},eta={c.eta:g}"
 
 
+#: The :class:`Condition` fields written per condition into the sidecar, under the same names.
+CONDITION_KEYS = (
+    "lambda_onset",
+    "lambda_onset_sem",
+    "ratio_to_two_over_eta",
+    "ratio_to_two_over_eta_sem",
+    "ratio_network_min",
+    "ratio_network_max",
+    "ratio_first_onset_only",
+    "ratio_single_iterate",
+    "iterate_swing",
+    "ratio_at_jump",
+    "secant_ratio_onset",
+    "secant_ratio_jump",
+    "n_with_onset",
+    "n_onsets",
+    "n_diverged",
+    "n_loss_rose",
+)
+
+
+def _range(values: list[float]) -> dict[str, float]:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return {"mean": math.nan, "min": math.nan, "max": math.nan}
+    return {"mean": sum(finite) / len(finite), "min": min(finite), "max": max(finite)}
+
+
 def key_numbers(res: Result) -> dict[str, Any]:
-    """The sidecar's numbers, per condition ``A=…,T=…,eta=…``, named like the :class:`Condition` fields."""
+    """The sidecar's numbers, per condition ``A=…,T=…,eta=…``, named like the :class:`Condition` fields,
+    and ``over_conditions``: mean, min and max over the conditions with an instability of each ratio."""
     cs = res.conditions
+    with_onset = _with_onset(res)
+    over = {
+        name: _range([getattr(c, name) for c in with_onset])
+        for name in (
+            "ratio_to_two_over_eta",
+            "ratio_single_iterate",
+            "ratio_at_jump",
+            "secant_ratio_jump",
+            "iterate_swing",
+        )
+    }
     return {
-        "lambda_onset": {_key(c): c.lambda_onset for c in cs},
-        "lambda_onset_sem": {_key(c): c.lambda_onset_sem for c in cs},
-        "ratio_to_two_over_eta": {_key(c): c.ratio_to_two_over_eta for c in cs},
-        "ratio_to_two_over_eta_sem": {_key(c): c.ratio_to_two_over_eta_sem for c in cs},
-        "ratio_first_onset_only": {_key(c): c.ratio_first_onset_only for c in cs},
-        "ratio_at_alternation_start": {_key(c): c.ratio_at_alternation_start for c in cs},
-        "n_with_onset": {_key(c): c.n_with_onset for c in cs},
+        **{name: {_key(c): getattr(c, name) for c in cs} for name in CONDITION_KEYS},
+        "over_conditions": over,
+        "n_conditions": len(cs),
+        "n_conditions_with_onset": len(with_onset),
         "n_seeds": res.n_seeds,
         "dtype": res.dtype,
     }
@@ -302,18 +404,20 @@ def _fmt(x: float, spec: str) -> str:
 
 
 def condition_table(res: Result) -> str:
-    """One row per (η, A, T) at fixed precision (printed by the notebook)."""
+    """One row per (η, A, T) at fixed precision (printed by the notebook): ratios are λ·η/2."""
     lines = [
-        "   eta      A      T  sims w/ onset  onsets  lambda_onset (mean ± SEM)   ratio lambda*eta/2    first-only  "
-        "alternation  diverged"
+        "   eta     A     T  nets w/ inst.  inst.  lambda_onset ± SEM   ratio ± SEM     networks       "
+        "iterate  swing  at jump  secant t*  secant jump  diverged  loss rose"
     ]
     for c in res.conditions:
         lines.append(
-            f"{c.eta:>6.3f} {c.A:>6.1f} {c.T:>6d}  {c.n_with_onset:>4d}/{c.n_networks:<4d}  {c.n_onsets:>6d}  "
-            f"{_fmt(c.lambda_onset, '9.4f')} ± {_fmt(c.lambda_onset_sem, '7.4f')}     "
-            f"{_fmt(c.ratio_to_two_over_eta, '6.3f')} ± {_fmt(c.ratio_to_two_over_eta_sem, '5.3f')}      "
-            f"{_fmt(c.ratio_first_onset_only, '6.3f')}       "
-            f"{_fmt(c.ratio_at_alternation_start, '6.3f')}  {c.n_diverged:>8d}"
+            f"{c.eta:>6.3f} {c.A:>5.1f} {c.T:>5d}  {c.n_with_onset:>5d}/{c.n_networks:<5d}  {c.n_onsets:>5d}  "
+            f"{_fmt(c.lambda_onset, '8.4f')} ± {_fmt(c.lambda_onset_sem, '6.4f')}  "
+            f"{_fmt(c.ratio_to_two_over_eta, '5.3f')} ± {_fmt(c.ratio_to_two_over_eta_sem, '5.3f')}  "
+            f"{_fmt(c.ratio_network_min, '5.3f')}–{_fmt(c.ratio_network_max, '5.3f')}   "
+            f"{_fmt(c.ratio_single_iterate, '5.3f')}  {_fmt(c.iterate_swing, '5.3f')}    "
+            f"{_fmt(c.ratio_at_jump, '5.3f')}      {_fmt(c.secant_ratio_onset, '5.3f')}        "
+            f"{_fmt(c.secant_ratio_jump, '5.3f')}  {c.n_diverged:>8d}  {c.n_loss_rose:>9d}"
         )
     return "\n".join(lines)
 
@@ -322,19 +426,25 @@ def _with_onset(res: Result) -> list[Condition]:
     return [c for c in res.conditions if c.n_with_onset > 0]
 
 
+def _span(cs: list[Condition], name: str) -> str:
+    r = _range([getattr(c, name) for c in cs])
+    return f"mean {r['mean']:.3f}, range {r['min']:.3f} to {r['max']:.3f}"
+
+
 def summary_line(res: Result) -> str:
-    """One plain sentence: does λ_onset·η/2 sit at 1?"""
+    """One plain sentence: where does λ_onset·η/2 sit, and the loss's own curvature at the jump?"""
     cs = _with_onset(res)
     if not cs:
-        return "No instability onset was found in any condition."
+        return "No instability was found in any condition: nothing to compare with 2/eta."
     r = torch.tensor([c.ratio_to_two_over_eta for c in cs], dtype=torch.float64)
-    a = torch.tensor([c.ratio_at_alternation_start for c in cs], dtype=torch.float64)
     near = int(((r - 1).abs() <= AT_ONE).sum())
-    where = "below 1" if float(r.max()) < 1 else ("above 1" if float(r.min()) > 1 else "on both sides of 1")
+    below = int((r < 1).sum())
     return (
-        f"lambda_onset*eta/2 is within 10 % of 1 in {near} of {len(cs)} conditions (mean {float(r.mean()):.3f}, "
-        f"range {float(r.min()):.3f} to {float(r.max()):.3f}, all {where}); measured at the start of the "
-        f"2-cycle instead: mean {float(a.mean()):.3f}, range {float(a.min()):.3f} to {float(a.max()):.3f}."
+        f"lambda_onset*eta/2 (valley floor at the onset) is within 10 % of 1 in {near} of {len(cs)} conditions "
+        f"({_span(cs, 'ratio_to_two_over_eta')}; below 1 in {below}, at or above 1 in {len(cs) - below}); "
+        f"at the single iterate theta_t*: "
+        f"{_span(cs, 'ratio_single_iterate')}; at the jump: {_span(cs, 'ratio_at_jump')}; the loss's own "
+        f"curvature along the step at the jump, secant*eta/2: {_span(cs, 'secant_ratio_jump')}."
     )
 
 
@@ -349,34 +459,37 @@ def _spread_per_eta(res: Result, cs: list[Condition]) -> list[tuple[float, float
 
 
 def claims(res: Result) -> list[Claim]:
-    """P2-F5a (λ_onset·η/2 = 1) and P2-F5b (no dependence on A, T); thresholds: :data:`AT_ONE`."""
+    """P2-F5a (λ_onset·η/2 = 1) and P2-F5b (no dependence on A, T); thresholds: :data:`AT_ONE`.
+
+    ``not measured`` where no condition had an instability (P2-F5a) or no η has two conditions with one (P2-F5b).
+    """
     cs = _with_onset(res)
     missing = len(res.conditions) - len(cs)
-    ratios = [c.ratio_to_two_over_eta for c in cs]
-    near = [abs(r - 1) <= AT_ONE for r in ratios]
-    lo, hi = (min(ratios), max(ratios)) if ratios else (math.nan, math.nan)
+    near = [abs(c.ratio_to_two_over_eta - 1) <= AT_ONE for c in cs]
     spread = _spread_per_eta(res, cs)
     max_spread = max((s for _, s in spread), default=math.nan)
-    alt = [c.ratio_at_alternation_start for c in cs]
+    measured_a = (
+        f"λ_onset·η/2 at the valley floor over {len(cs)} conditions (mean over seeds): "
+        f"{_span(cs, 'ratio_to_two_over_eta')}; within 10 % of 1 in {sum(near)} of {len(cs)}"
+        + (f"; {missing} conditions had no instability" if missing else "")
+        + f"; the loss's own curvature along the step at the jump: {_span(cs, 'secant_ratio_jump')}"
+        if cs
+        else f"no instability in any of the {len(res.conditions)} conditions"
+    )
     return [
         Claim(
             "P2-F5a",
             "Fig. 5: instabilities emerge when λ_max reaches the edge-of-stability value 2/η (λ_onset·η/2 = 1).",
-            f"λ_onset·η/2 over {len(cs)} conditions (mean over seeds): {lo:.3f} to {hi:.3f}; within 10 % of 1 in "
-            f"{sum(near)} of {len(cs)}"
-            + (f"; {missing} conditions had no onset" if missing else "")
-            + f"; at the start of the 2-cycle instead: {min(alt):.3f} to {max(alt):.3f}"
-            if cs
-            else "no onsets found",
-            verdict(bool(cs) and all(near) and missing == 0, partly=bool(cs) and sum(near) >= 0.5 * len(cs)),
+            measured_a,
+            verdict(all(near) and missing == 0, partly=sum(near) >= 0.5 * len(cs), measurable=bool(cs)),
         ),
         Claim(
             "P2-F5b",
             "Fig. 5: the onset curvature does not depend on the amplitude A or the period T "
             "(the six conditions collapse).",
             "largest spread of λ_onset·η/2 between (A, T) conditions at one η: "
-            + ", ".join(f"η = {e:g}: {s:.3f}" for e, s in spread),
-            verdict(bool(spread) and max_spread <= AT_ONE, partly=bool(spread) and max_spread <= 2 * AT_ONE),
+            + (", ".join(f"η = {e:g}: {s:.3f}" for e, s in spread) or "no η with two conditions with an instability"),
+            verdict(max_spread <= AT_ONE, partly=max_spread <= 2 * AT_ONE, measurable=bool(spread)),
         ),
     ]
 
@@ -386,8 +499,9 @@ _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def plot_edge_of_stability(res: Result) -> Figure:
-    """(a) λ_onset (mean ± SEM over seeds) against η per (A, T), 2/η dashed; (b) λ_onset·η/2 with the
-    ±10 % band; (c) the two variants: first onset of each run only, and the start of the 2-cycle."""
+    """(a) λ_onset (valley floor, mean ± SEM over seeds) against η per (A, T), 2/η dashed; (b) λ_onset·η/2
+    with the ±10 % band; (c) the variants: λ_max at the single iterate θ_{t*}, λ_max at the jump's valley
+    floor, and the loss's own (secant) curvature along the step at the jump."""
     fig, axes = new_figure(3, 1, width=4.3, height=3.7)
     ax_a, ax_b, ax_c = axes[0]
     etas = np.array(res.etas, dtype=float)
@@ -407,24 +521,28 @@ def plot_edge_of_stability(res: Result) -> Figure:
         r = np.array([c.ratio_to_two_over_eta for c in cs])
         re = np.nan_to_num(np.array([c.ratio_to_two_over_eta_sem for c in cs]))
         ax_b.errorbar(x, r, yerr=re, fmt=marker, color=color, ms=5, capsize=2, lw=1, label=label)
-        ax_c.plot(x, [c.ratio_first_onset_only for c in cs], marker, color=color, ms=5, mfc="none")
-        ax_c.plot(x, [c.ratio_at_alternation_start for c in cs], marker, color=color, ms=4, alpha=0.6)
+        ax_c.plot(x, [c.ratio_single_iterate for c in cs], marker, color=color, ms=5, mfc="none")
+        ax_c.plot(x, [c.ratio_at_jump for c in cs], marker, color=color, ms=4, alpha=0.6)
+        ax_c.plot(x, [c.secant_ratio_jump for c in cs], "x", color=color, ms=6, mew=1.5)
     ax_a.set(xscale="log", yscale="log", xlabel=r"learning rate $\eta$", ylabel=r"$\lambda_{\max}$ at onset")
     ax_a.legend(loc="upper right", fontsize=7, framealpha=0.85)
     for ax in (ax_b, ax_c):
         ax.axhline(1.0, color="0.2", ls="--", lw=1.2)
         ax.axhspan(0.9, 1.1, color="0.5", alpha=0.15, lw=0, label="±10 %")
         ax.set(xscale="log", xlabel=r"learning rate $\eta$", ylabel=r"$\lambda_{\max}\,\eta/2$")
-    ax_b.set_title("(b) onset = first $\\Delta F>0$ of the episode", loc="left")
+    ax_b.set_title("(b) valley floor at the onset $t^*$", loc="left")
     ax_c.set_title("(c) variants", loc="left")
-    ax_c.plot([], [], "o", color="0.3", mfc="none", label="first onset of each run only")
-    ax_c.plot([], [], "o", color="0.3", alpha=0.6, label="start of the 2-cycle")
+    ax_c.plot([], [], "o", color="0.3", mfc="none", label=r"single iterate $\theta_{t^*}$")
+    ax_c.plot([], [], "o", color="0.3", alpha=0.6, label="valley floor at the jump")
+    ax_c.plot([], [], "x", color="0.3", ms=6, mew=1.5, label="secant curvature at the jump")
     ax_c.legend(loc="lower right", fontsize=7, framealpha=0.85)
     ax_a.set_title(f"(a) H = {res.H}, {res.n_seeds} seeds per condition", loc="left")
     ratios = [c.ratio_to_two_over_eta for c in res.conditions]
-    alternation = [c.ratio_at_alternation_start for c in res.conditions]
+    variants = [
+        getattr(c, k) for c in res.conditions for k in ("ratio_single_iterate", "ratio_at_jump", "secant_ratio_jump")
+    ]
     lo = min([0.5, *(r - 0.1 for r in ratios if np.isfinite(r))])  # a list: no finite ratio leaves 0.5
-    hi = max([1.5, *(a + 0.1 for a in alternation if np.isfinite(a))])
+    hi = max([1.5, *(a + 0.1 for a in variants if np.isfinite(a))])
     for ax in (ax_b, ax_c):
         ax.set_ylim(lo, hi)
         ax.set_xticks(etas, [f"{e:g}" for e in etas])
