@@ -26,6 +26,7 @@ Paper 1, Püttschneider & Faulwasser, "On Dissipativity of Cross-Entropy Loss in
 * :mod:`lossdyn.dissipativity.training` — many ResNets trained as one stack, measured layer by layer (Section 6).
 * :mod:`lossdyn.dissipativity.spirals` — the two-spirals training recipe shared by Figs. 2–4 and the horizon page.
 * :mod:`lossdyn.dissipativity.turnpike` — turnpike measures: required depth k⋆, the turnpike set of Prop. 12.
+* :mod:`lossdyn.dissipativity.neural_ode` — the neural ODE (eq. 21) by Euler, midpoint and RK4 steps (Section 5).
 * :mod:`lossdyn.dissipativity.data` — two spirals and MNIST, offline and seeded.
 
 Paper 2, Lavin Pallero & Ruiz-Garcia, "Dynamical loss functions shape landscape topography and improve
@@ -37,6 +38,7 @@ learning", ``lossdyn.dynamical``:
 * :mod:`lossdyn.dynamical.ensemble` — the ensemble trainer: full-batch GD of many networks at once.
 * :mod:`lossdyn.dynamical.curvature` — λ_max by batched Lanczos on Hessian-vector products.
 * :mod:`lossdyn.dynamical.onset` — dating the onset of an instability in a trajectory.
+* :mod:`lossdyn.dynamical.outcome` — the status of a trained network: trained, not trained or diverged.
 
 Question — MSE on the softmax against cross-entropy, ``lossdyn.gradnorms``:
 

@@ -14,6 +14,8 @@ Ideas of the paper, one module each:
   Q_ε of Prop. 12;
 * :mod:`~lossdyn.dissipativity.spirals` — the two-spirals training recipe of Section 6 shared by
   Figs. 2–4 and the horizon page;
+* :mod:`~lossdyn.dissipativity.neural_ode` — the neural ODE (eq. 20–21) discretised by equilibrium-preserving
+  fixed-step schemes (Euler, midpoint, RK4; Def. 17, Prop. 18), trained as a stack with the Riemann-sum stage cost;
 * :mod:`~lossdyn.dissipativity.data` — the data of Section 6: two spirals and MNIST, offline.
 
 Choices where the paper is silent, and the corrections of two typos of the paper: the Methods and choices
@@ -21,7 +23,8 @@ page, book/methods.md (sections ``p1-…``).
 
 Figures (each module named like its notebook): ``p1_fig1_soft_cross_entropy`` (Fig. 1),
 ``p1_fig2_4_two_spirals`` (Figs. 2–4), ``p1_fig5_mnist_layer_loss`` (Fig. 5),
-``p1_turnpike_horizon`` (Prop. 12, the companion's own figure).
+``p1_turnpike_horizon`` (Prop. 12, the companion's own figure), ``p1_neural_ode_turnpike`` (Section 5: Prop. 16
+and Prop. 18, the companion's own figure).
 """
 
 from lossdyn.pipeline.figures import Paper
