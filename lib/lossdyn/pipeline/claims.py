@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["Claim", "VERDICTS", "format_claims", "format_rows", "verdict"]
+__all__ = ["Claim", "ClaimTable", "VERDICTS", "badge", "claim_table", "format_claims", "format_rows", "verdict"]
 
 #: ``not measured``: the run cannot decide the claim (a grid claim without the grid, runs that did not train
 #: into the claim's regime, diverged runs only); it is never a pass.
@@ -51,3 +51,42 @@ def format_rows(rows: list[tuple[str, str]]) -> str:
     """``(label, value)`` rows as aligned plain text (the notebooks' fixed-precision tables)."""
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def badge(verdict_text: str) -> str:
+    """The verdict as an HTML badge (``<span class="verdict verdict-partial">partial</span>``; styled by
+    ``book/_static/lossdyn.css``)."""
+    if verdict_text not in VERDICTS:
+        raise ValueError(f"verdict {verdict_text!r} not in {VERDICTS}")
+    return f'<span class="verdict verdict-{verdict_text.replace(" ", "-")}">{verdict_text}</span>'
+
+
+def _html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
+class ClaimTable:
+    """A page's claims as a table: HTML with verdict badges in the rendered book (``_repr_html_``), the
+    fixed-width text of :func:`format_claims` everywhere else (``__repr__``; what nbval compares)."""
+
+    def __init__(self, claims: list[Claim]):
+        self.claims = list(claims)
+
+    def __repr__(self) -> str:
+        return format_claims(self.claims)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{_html_escape(c.id)}</td><td>{_html_escape(c.claim)}</td>"
+            f"<td>{_html_escape(c.measured)}</td><td>{badge(c.verdict)}</td></tr>"
+            for c in self.claims
+        )
+        head = "<tr><th>claim</th><th>the paper says</th><th>we measure</th><th>verdict</th></tr>"
+        return f'<table class="claims-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+
+
+def claim_table(claims: list[Claim]) -> ClaimTable:
+    """:class:`ClaimTable` of ``claims`` (a notebook's last expression: a table in the book, text in nbval)."""
+    return ClaimTable(claims)

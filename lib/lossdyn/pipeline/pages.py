@@ -4,6 +4,9 @@
   included by the chapter page): figure, what it shows, page, the verdicts of its claims;
 * :func:`readme_figure_table` — the README's figure table (from the registry only, so it does not
   change with a build; ``python -m lossdyn readme`` rewrites it, a test checks it);
+* :func:`write_verdict_tables` — the verdict tables that open the landing page and each chapter page
+  (claim, what the paper says, what we measure, a verdict badge, the page);
+* :func:`write_units_table` — the scale page's table of units of work per notebook and profile;
 * :func:`write_claims_page` — every claim of every page with its measured numbers and verdict;
 * :func:`write_status_page` — run time and results of each notebook, measured paper-profile runs and
   sweeps, machine and versions;
@@ -19,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lossdyn.pipeline.claims import VERDICTS
+from lossdyn.pipeline.claims import VERDICTS, badge
 from lossdyn.pipeline.figures import FigureEntry, figures, papers
 from lossdyn.pipeline.measured import machine_summary, read_measured, versions
 from lossdyn.pipeline.paths import figure_dir, generated_dir
@@ -35,6 +38,8 @@ __all__ = [
     "write_figure_tables",
     "write_placeholder",
     "write_status_page",
+    "write_units_table",
+    "write_verdict_tables",
 ]
 
 #: Key of the runner's record in an executed notebook's metadata.
@@ -137,6 +142,83 @@ def update_readme(root: Path) -> bool:
     if new != text:
         path.write_text(new)
     return new != text
+
+
+# -- verdict tables (landing page, chapter pages) ---------------------------------------------------
+def _verdict_rows(entry: FigureEntry, root: Path, prefix: str) -> str:
+    """One page's claims: a line naming the page (linked) and its profile, then the claims' table."""
+    data = _sidecar(entry.name, root)
+    meta = _execution_meta(entry.name, root)
+    if not data or not meta or meta.get("placeholder") or not data.get("claims"):
+        return ""
+    figure = entry.module.PAPER_FIGURE or "companion figure"
+    page = f"{{doc}}`{_md(entry.module.TITLE)} <{prefix}{entry.name}>` ({meta.get('profile', '?')} profile)"
+    rows = [
+        f"| {_md(c['id'])} | {_md(c['claim'])} | {_md(c['measured'])} | {badge(c['verdict'])} |" for c in data["claims"]
+    ]
+    return f"**{figure}** — {page}\n\n" + _VERDICT_HEAD + "\n".join(rows) + "\n"
+
+
+_VERDICT_HEAD = "| Claim | The paper says | We measure | Verdict |\n|---|---|---|---|\n"
+
+
+def _verdict_block(entries: list[FigureEntry], root: Path, prefix: str) -> str:
+    blocks = [b for e in entries if (b := _verdict_rows(e, root, prefix))]
+    if not blocks:
+        return "*No page of this part was executed in this build.*\n"
+    every = [c for e in entries for c in (_sidecar(e.name, root) or {}).get("claims", [])]
+    return f"**{_tally(every)}.**\n\n" + "\n".join(blocks)
+
+
+def write_verdict_tables(root: Path) -> list[Path]:
+    """``book/generated/verdicts.md`` (every part, for the landing page) and ``<chapter>_verdicts.md`` (one per
+    paper chapter page), generated from the registry and the sidecars of this build."""
+    out, parts = [], []
+    for paper in papers():
+        entries = [e for e in figures().values() if e.paper == paper]
+        parts.append(f"### {paper.short}: {_md(paper.title)}\n\n" + _verdict_block(entries, root, "generated/"))
+        if paper.chapter.startswith("book/") and not paper.chapter.startswith("book/generated/"):
+            path = generated_dir(root) / f"{Path(paper.chapter).name}_verdicts.md"
+            path.write_text(_verdict_block(entries, root, "generated/"))
+            out.append(path)
+    path = generated_dir(root) / "verdicts.md"
+    path.write_text("\n".join(parts))
+    return [path, *out]
+
+
+# -- units of work (scale page) -------------------------------------------------------------------
+_UNIT_KIND = {"WholeRun": "the whole run", "EnsemblePlan": "one network", "NetworkPlan": "one ResNet"}
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def write_units_table(root: Path, configs: Mapping[str, tuple[Any, Any]]) -> Path:
+    """``book/generated/units.md``: per notebook, what one unit of work is, the units of the quick and paper
+    profiles, the sweep tasks of the paper profile on CPU and the figure's estimated compute time for it
+    (``configs``: name → (quick config, paper config), resolved by the runner)."""
+    rows = []
+    for name, (quick, paper) in configs.items():
+        module = figures()[name].module
+        plans = [module.plan(quick), module.plan(paper)]
+        tasks = len(plans[1].task_batches(plans[1].units, device="cpu"))
+        cost = module.estimate(paper).seconds if hasattr(module, "estimate") else None
+        rows.append(
+            f"| `{name}` | {_UNIT_KIND.get(type(plans[0]).__name__, type(plans[0]).__name__)} | "
+            f"{len(plans[0].units)} / {len(plans[1].units)} | {tasks} | "
+            + (_hours(cost) if cost is not None else "n/a")
+            + " |"
+        )
+    text = (
+        "| notebook | one unit is | units (quick / paper) | sweep tasks on CPU (paper) | estimated compute (paper) |\n"
+        "|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+    path = generated_dir(root) / "units.md"
+    path.write_text(text)
+    return path
 
 
 # -- claims page --------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ from lossdyn.pipeline.pages import (
     write_figure_tables,
     write_placeholder,
     write_status_page,
+    write_units_table,
+    write_verdict_tables,
 )
 from lossdyn.pipeline.paths import figure_dir, find_root, generated_dir, notebook_dir, params_dir
 from lossdyn.pipeline.progress import Interrupted
@@ -468,8 +470,11 @@ def _reproduce_markdown(job: Job, sidecar: Path) -> str:
     )
     return f"""## Reproduce this page
 
-This page was executed with the **{job.profile}** profile. Parameters used (the notebook's
-`parameters` cell holds the quick defaults; "changed" marks values injected by the profile or `-p`):
+This page was executed with the **{job.profile}** profile. Figure files: {downloads}
+
+:::{{dropdown}} Parameters, commands and results-cache key
+Parameters used (the notebook's `parameters` cell holds the quick defaults; "changed" marks values
+injected by the profile or `-p`):
 
 | parameter | value | source |
 |---|---|---|
@@ -482,10 +487,9 @@ Rerun it with the companion's runner, or with plain papermill from the repositor
 {_papermill_command(job)}
 ```
 
-Figure files: {downloads}
-
 Results cache key `{run.get("key", "n/a")}` (device `{run.get("device", "n/a")}`); see the
 {{doc}}`status page <status>`.
+:::
 """
 
 
@@ -650,6 +654,20 @@ def _write_pages(root: Path) -> None:
     write_claims_page(root)
     write_status_page(root)
     write_figure_tables(root)
+    write_verdict_tables(root)
+    write_units_table(root, _profile_configs(root))
+
+
+def _profile_configs(root: Path) -> dict[str, tuple[ExperimentConfig, ExperimentConfig]]:
+    """name → (quick config, paper config) of every notebook whose two profiles resolve (for the units table)."""
+    out = {}
+    for name in list_notebooks(root):
+        try:
+            (quick,), (paper,) = plan_jobs(only=[name], root=root), plan_jobs(profile="paper", only=[name], root=root)
+        except ConfigError:
+            continue
+        out[name] = (quick.cfg, paper.cfg)
+    return out
 
 
 def _run_all(jobs: Sequence[Job], root: Path, *, timeout: int, log) -> list[Job]:
