@@ -36,7 +36,7 @@ def test_key_depends_on_every_result_field_and_the_lib(cfg, monkeypatch):
     assert cache.cache_key(Config.from_mapping(cfg.to_dict())) == base
     for key, value in [("p_d", 0.9), ("seed", 1), ("grid", 23), ("dtype", "float32")]:
         assert cache.cache_key(Config.from_mapping({**cfg.to_dict(), key: value})) != base
-    monkeypatch.setattr(cache, "lib_source_hash", lambda: "a different library")
+    monkeypatch.setattr(cache, "closure_hash", lambda roots: "a different library")
     assert cache.cache_key(cfg) != base
 
 

@@ -115,7 +115,7 @@ def test_a_worker_with_other_lib_source_refuses_the_task(tmp_path):
     cfg = tiny("p1_turnpike_horizon")
     _, _, payloads = sweep_tasks(cfg, tmp_path)
     with pytest.raises(RuntimeError, match="same version on every worker"):
-        run_task({**payloads[0], "lib": "0" * 64})
+        run_task({**payloads[0], "code": "0" * 64})
     assert not (tmp_path / "units").exists()
 
 

@@ -14,8 +14,9 @@ from tiny_grids import TINY, tiny
 
 
 def _keys(cfg) -> list[str]:
-    dev, lib = cache.device_type(cfg), cache.lib_source_hash()
-    return [cache.unit_key(u, dev, lib) for u in plan_for(cfg).units]
+    plan = plan_for(cfg)
+    keys = cache.unit_keys(plan, cache.device_type(cfg))
+    return [keys[id(u)] for u in plan.units]
 
 
 def test_every_notebook_has_a_plan_and_the_grids_have_one_unit_per_run():

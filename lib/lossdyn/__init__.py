@@ -7,12 +7,14 @@ The pipeline (configs, units of work, cache, sweeps, the book build), ``lossdyn.
   and the registry that finds one figure module per notebook in the paper packages.
 * :mod:`lossdyn.pipeline.units` — how a config splits into units of work (one network, one ResNet, a whole run).
 * :mod:`lossdyn.pipeline.cache` — the results cache, one entry per unit; ``cached_run(cfg)`` runs a figure.
+* :mod:`lossdyn.pipeline.closure` — a unit's compute closure: the lib source its result depends on (its key).
 * :mod:`lossdyn.pipeline.sweep` — a notebook's missing units as tasks on Dask distributed.
 * :mod:`lossdyn.pipeline.runner` — parameters → papermill → executed pages → Jupyter Book (``build``).
 * :mod:`lossdyn.pipeline.pages` — pages and tables generated from the registry and the sidecars.
 * :mod:`lossdyn.pipeline.measured` — machine, versions and wall times recorded under ``book/measured/``.
 * :mod:`lossdyn.pipeline.cli` — ``python -m lossdyn build | sweep | readme`` (:mod:`lossdyn.__main__` calls it).
 * :mod:`lossdyn.pipeline.plotting` — the book's figure style and ``save_figure`` (PNG/SVG/PDF + JSON sidecar).
+* :mod:`lossdyn.pipeline.tables` — result tables (HTML in the book, fixed-width text in nbval) and generated prose.
 * :mod:`lossdyn.pipeline.claims` — a checked claim with its measured numbers and verdict.
 * :mod:`lossdyn.pipeline.device` — device and dtype chosen at run time, explicit generators, thread counts.
 * :mod:`lossdyn.pipeline.paths` — repository paths resolved from the repository root.

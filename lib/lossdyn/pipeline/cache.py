@@ -9,8 +9,10 @@ assembled from the units. Adding seeds or η values therefore computes only the 
 An entry is ``<cache root>/units/<key>/`` holding ``result.pt`` (the unit's result: a dict of
 tensors, numbers, strings and lists), ``unit.json`` (kind, label, fields) and ``meta.json``
 (versions, device, wall time, host, git commit). The key is ``sha256(canonical JSON of the unit's
-kind and fields + device type + sha256 of every lib source file)``, so a change to a parameter or
-to any lib code gives a new key; nothing is invalidated by hand.
+kind and fields + device type + hash of its compute closure)``: the closure
+(:mod:`lossdyn.pipeline.closure`) is exactly the lib source the unit's computation reaches through
+the import graph, so a change to a parameter or to the code that computes a unit gives a new key,
+while an edit to a plot, a page, the runner or the CLI keeps every key; nothing is invalidated by hand.
 
 Entries are written into a temporary folder on the same filesystem and renamed into place, so a
 killed run or worker leaves no half entry (at most a ``.tmp-*`` folder, never read). ``unit.json``
@@ -52,6 +54,7 @@ from typing import Any
 
 import torch
 
+from lossdyn.pipeline.closure import closure_hash
 from lossdyn.pipeline.config import ConfigError, ExperimentConfig
 from lossdyn.pipeline.device import resolve_device
 from lossdyn.pipeline.paths import find_root, results_dir
@@ -66,6 +69,7 @@ __all__ = [
     "cache_root",
     "cached_run",
     "check_writable",
+    "code_hash",
     "compute_units",
     "damage",
     "device_type",
@@ -107,6 +111,13 @@ def lib_source_hash() -> str:
     return h.hexdigest()
 
 
+def code_hash(plan: Plan) -> str:
+    """The hash of the compute closure of ``plan``'s units (:func:`lossdyn.pipeline.closure.closure_hash`);
+    a plan without closure roots falls back to the whole lib (:func:`lib_source_hash`)."""
+    roots = getattr(plan, "closure_roots", None)
+    return closure_hash(roots()) if roots is not None else lib_source_hash()
+
+
 def device_type(cfg: ExperimentConfig) -> str:
     """``cpu`` or ``cuda``: ``auto`` resolved on this machine, an explicit device taken as asked
     (so a CPU-only machine can render from results computed on GPUs)."""
@@ -119,16 +130,17 @@ def cache_root(root: Path | None = None) -> Path:
     return Path(env).expanduser().resolve() if env else results_dir(root)
 
 
-def unit_key(unit: Unit, device: str, lib: str | None = None) -> str:
-    """16 hex digits identifying (unit kind and fields, device type, lib source)."""
-    payload = {"kind": unit.kind, "fields": unit.fields, "device": device, "lib": lib or lib_source_hash()}
+def unit_key(unit: Unit, device: str, code: str) -> str:
+    """16 hex digits identifying (unit kind and fields, device type, the hash of its compute closure)."""
+    payload = {"kind": unit.kind, "fields": unit.fields, "device": device, "code": code}
     return hashlib.sha256(canonical(payload).encode()).hexdigest()[:16]
 
 
-def unit_keys(plan: Plan, device: str, lib: str | None = None) -> dict[int, str]:
-    """The key of every unit of ``plan``, by ``id(unit)``, for a device type and this lib."""
-    lib = lib or lib_source_hash()
-    return {id(u): unit_key(u, device, lib) for u in plan.units}
+def unit_keys(plan: Plan, device: str, code: str | None = None) -> dict[int, str]:
+    """The key of every unit of ``plan``, by ``id(unit)``, for a device type and this lib
+    (``code``: the plan's :func:`code_hash`, computed when not given)."""
+    code = code or code_hash(plan)
+    return {id(u): unit_key(u, device, code) for u in plan.units}
 
 
 def distinct_units(plan: Plan, keys: dict[int, str]) -> list[Unit]:

@@ -12,7 +12,8 @@ names of :class:`FigureModule`:
 * ``plan(cfg)`` — the units of work (:mod:`lossdyn.pipeline.units`);
 * ``finish(cfg, parts)`` — the ``Result`` from what the plan assembles out of its units;
 * ``key_numbers(res)``, ``claims(res)`` and ``plot(res)`` — the sidecar's numbers, the checked
-  claims with verdicts and the figure;
+  claims with verdicts and the page's figures: a list of :class:`lossdyn.pipeline.plotting.Shown`
+  (figure, caption numbered like the paper's, alt text), each legible at the book's content width;
 * optionally ``estimate(cfg)`` — a :class:`Cost` (wall time on the project's 2-core CPU, peak memory) from the
   config's sizes with constants measured on that CPU, which the runner checks before a kernel starts
   (:func:`lossdyn.pipeline.runner.preflight`). :func:`ensemble_cost` is the model the Paper 2 ensembles
@@ -169,7 +170,7 @@ class FigureModule(Protocol):
 
     def claims(self, res: Any) -> Sequence[Claim]: ...
 
-    def plot(self, res: Any) -> MplFigure: ...
+    def plot(self, res: Any) -> MplFigure | Sequence[Any]: ...
 
 
 #: Optional: ``estimate(cfg) -> Cost``; the runner checks a run's cost where the module has it.

@@ -1,16 +1,26 @@
-"""One plotting style and one saver for every figure of the book.
+"""One plotting style, one way to show and one saver for every figure of the book.
 
-:func:`save_figure` writes ``book/figures/<notebook>.{png,svg,pdf}``, byte-stable across
-runs (no dates, fixed SVG hash salt), and the JSON sidecar ``<notebook>.json`` with the
-resolved parameters, the numbers the page quotes, the claims with verdicts and where the
-result came from (cache key, device, compute time). The runner points ``LOSSDYN_FIGURE_DIR`` at its
+A figure module's ``plot(res)`` returns the page's figures as a list of :class:`Shown` (a figure, its
+caption, its alt text, a file name), each sized to be legible at the book's content width
+(:data:`CONTENT_WIDTH_PX`; text at least :data:`MIN_TEXT_PX` px on screen: checked in the browser
+test from the image's natural and displayed size and the smallest font it uses). :func:`show_figure`
+puts them into the page (HTML: a click opens the image at full resolution); :func:`save_figure`
+writes ``book/figures/<notebook>.{png,svg,pdf}`` for the first and ``<notebook>-<name>.{…}`` for
+the others, byte-stable across runs (no dates, fixed SVG hash salt), and the JSON sidecar
+``<notebook>.json`` with the resolved parameters, the numbers the page quotes, the claims with
+verdicts, the figures (caption, alt text, files, smallest font) and where the result came from
+(cache key, device, compute time). The runner points ``LOSSDYN_FIGURE_DIR`` at its
 staging folder, so a notebook run that fails later publishes no figure (:mod:`lossdyn.pipeline.runner`);
 the sidecar names the cache folder relative to the repository, never by its machine path.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
+import html
+import io
 import json
 import math
 import os
@@ -26,7 +36,29 @@ from lossdyn.pipeline.claims import Claim
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.paths import figure_dir, find_root
 
-__all__ = ["PALETTE", "edge_of_stability", "letter_panels", "new_figure", "save_figure", "show_figure", "style"]
+__all__ = [
+    "CONTENT_WIDTH_PX",
+    "MIN_TEXT_PX",
+    "PALETTE",
+    "Shown",
+    "edge_of_stability",
+    "letter_panels",
+    "min_font_pt",
+    "new_figure",
+    "save_figure",
+    "show_figure",
+    "shown_list",
+    "style",
+    "text_px",
+]
+
+#: The width of the book's text column at a 1400 px window (the theme's content width), and the
+#: smallest on-screen text size a figure may have there.
+CONTENT_WIDTH_PX = 780
+MIN_TEXT_PX = 9.0
+#: Resolution of the images in the page and in the files (the page shows them scaled to the column;
+#: a click opens them at this full resolution).
+DPI = 200
 
 #: Colour-blind-safe palette (Okabe–Ito), class 0 first.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -87,26 +119,98 @@ def edge_of_stability(ax, eta, *, color: str = "0.2", ls: str = "--", lw: float 
     return ax.plot(eta, 2.0 / eta, ls, color=color, lw=lw, label=label)[0]
 
 
-def letter_panels(axes) -> None:
-    """Prefix every axis title with its panel letter, "(a) ", "(b) ", … in the order given, left-aligned."""
+def letter_panels(axes, start: int = 0) -> None:
+    """Prefix every axis title with its panel letter, "(a) ", "(b) ", … in the order given, left-aligned;
+    ``start`` skips letters (a page's second figure group goes on where the first stopped, so the
+    letters of a page stay unique)."""
     import string
 
-    for letter, ax in zip(string.ascii_lowercase, axes):
+    for letter, ax in zip(string.ascii_lowercase[start:], axes):
         title = ax.get_title()
         ax.set_title("")
         ax.set_title(f"({letter}) {title}", loc="left")
 
 
-def show_figure(fig: Figure, *, dpi: int = 110):
-    """The figure as an inline PNG for a notebook (``IPython.display.Image``); no pyplot state involved."""
-    import io
+@dataclasses.dataclass
+class Shown:
+    """One figure of a page: a panel or a group of panels legible at the content width.
 
-    from IPython.display import Image
+    ``caption`` names it as the paper does ("Paper 2, Figure 5 (a)") or as the companion's own
+    ("Companion figure"), then says what it shows; ``alt`` describes the image for a reader who
+    cannot see it; ``name`` is the file-name suffix ("" for the page's first figure)."""
 
+    fig: Figure
+    caption: str
+    alt: str
+    name: str = ""
+
+
+def shown_list(plotted: Figure | Sequence[Shown]) -> list[Shown]:
+    """A figure module's ``plot`` output as a list of :class:`Shown` (a bare ``Figure`` becomes one
+    without caption or alt text, which the page checks refuse)."""
+    if isinstance(plotted, Figure):
+        return [Shown(plotted, "", "")]
+    shown = list(plotted)
+    names = [s.name for s in shown]
+    if not shown or names[0] != "" or len(set(names)) != len(names):
+        raise ValueError(f"figures need distinct names, the first one empty: {names}")
+    return shown
+
+
+def min_font_pt(fig: Figure) -> float:
+    """The smallest font size (pt) of any visible, non-empty text of ``fig`` (tick labels, legends,
+    titles, annotations; the figure must have been drawn, e.g. saved, so its ticks exist)."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return float(min(sizes)) if sizes else float("inf")
+
+
+def text_px(fig: Figure, column_px: float = CONTENT_WIDTH_PX) -> float:
+    """The on-screen size (px) of the smallest text of ``fig`` when the page shows it in a column
+    ``column_px`` wide: min font (pt) · DPI/72 · min(1, column / natural width of the PNG). A figure
+    is legible when this is at least :data:`MIN_TEXT_PX` (what the browser test measures)."""
+    png = _png(fig)
+    natural = int.from_bytes(png[16:20], "big")  # the IHDR width of the PNG
+    return min_font_pt(fig) * DPI / 72.0 * min(1.0, column_px / natural)
+
+
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     with style():
-        fig.savefig(buf, format="png", dpi=dpi, metadata=_NO_DATES["png"])
-    return Image(data=buf.getvalue(), format="png")
+        fig.savefig(buf, format="png", dpi=DPI, metadata=_NO_DATES["png"])
+    return buf.getvalue()
+
+
+class ShownFigures:
+    """A page's figures in a notebook: ``<figure>`` elements in the book (``_repr_html_``: the PNG,
+    its alt text, the smallest font and the resolution as data attributes for the legibility check,
+    a click to enlarge), the captions as text everywhere else (``__repr__``; what nbval compares)."""
+
+    def __init__(self, shown: Sequence[Shown]):
+        self.shown = list(shown)
+        self._html = [self._figure(s) for s in self.shown]
+
+    @staticmethod
+    def _figure(s: Shown) -> str:
+        data = base64.b64encode(_png(s.fig)).decode()
+        pt = min_font_pt(s.fig)
+        return (
+            f'<figure class="lossdyn-figure"><img class="lossdyn-zoom" src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(s.alt)}" data-min-font-pt="{pt:g}" data-dpi="{DPI}" '
+            f'title="click to enlarge"><figcaption>{html.escape(s.caption)}</figcaption></figure>'
+        )
+
+    def __repr__(self) -> str:
+        return "\n".join(f"[figure] {s.caption}" for s in self.shown)
+
+    def _repr_html_(self) -> str:
+        return "".join(self._html)
+
+
+def show_figure(plotted: Figure | Sequence[Shown]) -> ShownFigures:
+    """The page's figures for a notebook (:class:`ShownFigures`); no pyplot state involved."""
+    return ShownFigures(shown_list(plotted))
 
 
 def _jsonable(value: Any) -> Any:
@@ -134,7 +238,7 @@ def _portable_run(info: CacheInfo) -> dict[str, Any]:
 
 
 def save_figure(
-    fig: Figure,
+    plotted: Figure | Sequence[Shown],
     cfg: ExperimentConfig,
     *,
     numbers: Mapping[str, Any],
@@ -142,7 +246,8 @@ def save_figure(
     info: CacheInfo,
     out_dir: Path | None = None,
 ) -> dict[str, str]:
-    """Write the figure in PNG/SVG/PDF and its JSON sidecar; returns ``{format: path}``.
+    """Write the figures in PNG/SVG/PDF and the JSON sidecar; returns ``{format: path}`` of the first
+    figure and ``json``.
 
     ``out_dir`` defaults to ``LOSSDYN_FIGURE_DIR`` if set (the runner's staging folder), else
     ``book/figures`` (both created). Raises ``FileNotFoundError`` if ``out_dir`` is given and does not exist.
@@ -154,18 +259,36 @@ def save_figure(
     elif not out_dir.is_dir():
         raise FileNotFoundError(f"figure folder {out_dir} does not exist")
     name = cfg.notebook
-    paths = {fmt: out_dir / f"{name}.{fmt}" for fmt in _FORMATS}
-    with style(), matplotlib.rc_context({"svg.hashsalt": name}):
-        for fmt, path in paths.items():
-            fig.savefig(path, format=fmt, metadata=_NO_DATES[fmt])
+    shown = shown_list(plotted)
+    written = []
+    for s_ in shown:
+        stem = name if not s_.name else f"{name}-{s_.name}"
+        paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in _FORMATS}
+        with style(), matplotlib.rc_context({"svg.hashsalt": stem}):
+            for fmt, path in paths.items():
+                s_.fig.savefig(path, format=fmt, metadata=_NO_DATES[fmt])
+        written.append({"paths": paths, "shown": s_})
     sidecar = {
         "notebook": name,
         "parameters": cfg.to_dict(),
         "numbers": _jsonable(dict(numbers)),
         "claims": [c.to_dict() for c in claims],
         "run": _portable_run(info),
-        "files": {fmt: p.name for fmt, p in paths.items()},
+        "files": {fmt: p.name for fmt, p in written[0]["paths"].items()},
+        "figures": [_figure_record(w["shown"], w["paths"]) for w in written],
     }
     json_path = out_dir / f"{name}.json"
     json_path.write_text(json.dumps(sidecar, indent=2, sort_keys=False) + "\n")
-    return {**{fmt: str(p) for fmt, p in paths.items()}, "json": str(json_path)}
+    return {**{fmt: str(p) for fmt, p in written[0]["paths"].items()}, "json": str(json_path)}
+
+
+def _figure_record(s: Shown, paths: Mapping[str, Path]) -> dict[str, Any]:
+    width, height = s.fig.get_size_inches()
+    return {
+        "name": s.name,
+        "caption": s.caption,
+        "alt": s.alt,
+        "files": {fmt: p.name for fmt, p in paths.items()},
+        "min_font_pt": min_font_pt(s.fig),
+        "size_in": [round(float(width), 3), round(float(height), 3)],
+    }

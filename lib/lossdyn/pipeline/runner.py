@@ -461,18 +461,23 @@ def _cli_command(job: Job) -> str:
 
 
 def _reproduce_markdown(job: Job, sidecar: Path) -> str:
-    run = json.loads(sidecar.read_text()).get("run", {}) if sidecar.is_file() else {}
+    data = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    run = data.get("run", {})
     rows = "\n".join(
         f"| `{k}` | `{v!r}` | {'**changed**' if k in job.inject else 'default'} |" for k, v in job.cfg.to_dict().items()
     )
+    stems = [Path(f["files"]["png"]).stem for f in data.get("figures", [])] or [job.name]
     downloads = " · ".join(
-        f"{{download}}`{fmt.upper()} <../figures/{job.name}.{fmt}>`" for fmt in ("png", "svg", "pdf", "json")
+        f"{{download}}`{fmt.upper()}{'' if len(stems) == 1 else ' ' + str(i + 1)} <../figures/{stem}.{fmt}>`"
+        for i, stem in enumerate(stems)
+        for fmt in ("png", "svg", "pdf")
     )
+    downloads += f" · {{download}}`JSON <../figures/{job.name}.json>`"
     return f"""## Reproduce this page
 
 This page was executed with the **{job.profile}** profile. Figure files: {downloads}
 
-:::{{dropdown}} Parameters, commands and results-cache key
+:::{{dropdown}} Parameters and commands to rerun it
 Parameters used (the notebook's `parameters` cell holds the quick defaults; "changed" marks values
 injected by the profile or `-p`):
 
@@ -637,10 +642,48 @@ def _make_portable(root: Path) -> None:
             nbformat.write(nb, path)
 
 
+def repository_url(root: Path) -> str | None:
+    """The web address of the repository for the book's header: ``LOSSDYN_REPOSITORY_URL``, else the
+    GitHub Actions repository (``GITHUB_SERVER_URL``/``GITHUB_REPOSITORY``), else the ``origin`` remote
+    (an ``git@host:owner/name`` address made ``https://host/owner/name``); ``None`` when there is none."""
+    env = os.environ
+    if env.get("LOSSDYN_REPOSITORY_URL"):
+        return env["LOSSDYN_REPOSITORY_URL"].rstrip("/")
+    if env.get("GITHUB_REPOSITORY"):
+        return f"{env.get('GITHUB_SERVER_URL', 'https://github.com').rstrip('/')}/{env['GITHUB_REPOSITORY']}"
+    try:
+        out = subprocess.run(
+            ["git", "remote", "get-url", "origin"], cwd=root, capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        return None
+    if out.startswith("git@") and ":" in out:
+        host, path = out[4:].split(":", 1)
+        out = f"https://{host}/{path}"
+    return out.removesuffix(".git") if out.startswith("https://") else None
+
+
+def book_config(root: Path) -> Path:
+    """``_config.yml``, with the repository link in the header when :func:`repository_url` finds one
+    (written to ``_build/lossdyn-config.yml``)."""
+    import yaml
+
+    url = repository_url(root)
+    if url is None:
+        return root / "_config.yml"
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config["repository"] = {"url": url, "branch": "main"}
+    config.setdefault("html", {})["use_repository_button"] = True
+    out = root / "_build" / "lossdyn-config.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return out
+
+
 def build_book(root: Path) -> int:
     """Jupyter Book 1.x over the repository root; returns its exit code."""
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(root), "--all", "-W", "-n", "--keep-going", "-q"]
+    cmd = [str(jb), "build", str(root), "--all", "-W", "-n", "--keep-going", "-q", "--config", str(book_config(root))]
     return subprocess.run(cmd, cwd=root).returncode
 
 

@@ -7,7 +7,7 @@ rest become tasks (a few units each: one ensemble chunk, one ResNet) on
 * a ``LocalCluster`` sized to this machine (one single-threaded worker process per core,
   embedded: nothing to start), or
 * an existing cluster, given by its scheduler address (``--scheduler tcp://host:8786``); its
-  workers need this lib installed (the same source: each task checks the lib hash) and the
+  workers need this lib installed (the same source: each task checks the hash of its compute closure) and the
   cache root mounted at the same path.
 
 Each task runs lib code only (:func:`run_task`, never a notebook): it rebuilds the config,
@@ -45,12 +45,12 @@ from typing import Any
 from lossdyn.pipeline.cache import (
     cache_root,
     check_writable,
+    code_hash,
     compute_units,
     damage,
     device_type,
     distinct_units,
     is_stored,
-    lib_source_hash,
     repair,
     unit_keys,
 )
@@ -114,17 +114,17 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
     "host", "pid", "kept"}``.
     """
     thread_lock_only()  # no semaphore of tqdm's to leak if this worker is closed mid-task
-    lib = lib_source_hash()
-    if lib != payload["lib"]:
-        raise RuntimeError(
-            f"this worker's lossdyn source ({lib[:12]}) differs from the client's "
-            f"({payload['lib'][:12]}): install the same version on every worker"
-        )
     cfg = config_class(payload["notebook"]).from_mapping(payload["params"])
     plan = plan_for(cfg)
+    code = code_hash(plan)
+    if code != payload["code"]:
+        raise RuntimeError(
+            f"this worker's lossdyn code for {cfg.notebook} ({code[:12]}) differs from the client's "
+            f"({payload['code'][:12]}): install the same version on every worker"
+        )
     root_dir = Path(payload["cache_dir"])
     wanted = set(payload["keys"])
-    keys = unit_keys(plan, payload["device"], lib)
+    keys = unit_keys(plan, payload["device"])
     batch = [u for u in distinct_units(plan, keys) if keys[id(u)] in wanted and not is_stored(keys[id(u)], root_dir)]
     seconds, kept = 0.0, []
     if batch:
@@ -199,8 +199,8 @@ def sweep_tasks(cfg: ExperimentConfig, cache_dir: Path) -> tuple[int, int, list[
 
     A damaged entry (:func:`lossdyn.pipeline.cache.damage`) counts as missing."""
     plan = plan_for(cfg)
-    dev, lib = device_type(cfg), lib_source_hash()
-    keys = unit_keys(plan, dev, lib)
+    dev, code = device_type(cfg), code_hash(plan)
+    keys = unit_keys(plan, dev, code)
     unique = distinct_units(plan, keys)
     missing = [u for u in unique if not is_stored(keys[id(u)], cache_dir)]
     payloads = [
@@ -210,7 +210,7 @@ def sweep_tasks(cfg: ExperimentConfig, cache_dir: Path) -> tuple[int, int, list[
             "keys": [keys[id(u)] for u in batch],
             "labels": [u.label for u in batch],
             "cache_dir": str(cache_dir),
-            "lib": lib,
+            "code": code,
             "device": dev,
         }
         for batch in plan.task_batches(missing, device=dev)

@@ -69,6 +69,19 @@ class Plan:
         """Sweep tasks: by default one unit per task."""
         return [[u] for u in missing]
 
+    def closure_roots(self) -> list[tuple[str, str]]:
+        """Where the compute closure of this plan's units starts (:mod:`lossdyn.pipeline.closure`):
+        the plan class and the function that computes the units, as (module, top-level name)."""
+        return [(type(self).__module__, type(self).__name__)]
+
+
+def _function_root(fn: Callable[..., Any]) -> tuple[str, str]:
+    """(module, top-level name) of a compute function; a lambda or a nested function stands for the
+    module's ``plan`` (which holds it), a ``functools.partial`` for its function."""
+    fn = getattr(fn, "func", fn)
+    name = fn.__qualname__
+    return (fn.__module__, "plan" if "<" in name or "." in name else name)
+
 
 def _by_group(units: Sequence[Unit]) -> list[list[Unit]]:
     groups: dict[str, list[Unit]] = {}
@@ -99,6 +112,9 @@ class WholeRun(Plan):
 
     def assemble(self, results):
         return results[0]
+
+    def closure_roots(self):
+        return [*super().closure_roots(), _function_root(self.run)]
 
 
 # -- Paper 2: one unit per network of the ensemble trainer ----------------------------------------
@@ -201,6 +217,9 @@ class NetworkPlan(Plan):
             Unit("resnet", {"setup": setup, "net": dict(net), "keep_states": bool(k)}, group, net["label"], net)
             for net, k in zip(nets, keep)
         ]
+
+    def closure_roots(self):
+        return [*super().closure_roots(), _function_root(self.train)]
 
     def compute(self, batch, *, device, workers=1):
         by_id = {}
