@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +22,7 @@ from conftest import ROOT, in_ci, require_built
 
 HTML = ROOT / "_build" / "html"
 FIGURES = ROOT / "book" / "figures"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("LOSSDYN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",
     "--headless",
@@ -163,5 +165,86 @@ def test_status_page_lists_notebooks(browser, server):
             data = json.loads(sidecar.read_text())
             assert data["notebook"] in text
         assert "torch" in text
+    finally:
+        page.close()
+
+
+FIGURE_VIEWPORT = {"width": 1400, "height": 900}  # the width the issue's reader used
+MIN_TEXT_PX = 9.0
+_IMAGES = """() => [...document.querySelectorAll('main img')].map(i => ({
+  alt: i.getAttribute('alt') || '', figure: !!i.closest('figure.lossdyn-figure'),
+  pt: parseFloat(i.dataset.minFontPt), dpi: parseFloat(i.dataset.dpi),
+  natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))"""
+
+
+def _open_wide(browser, server, path):
+    page = browser.new_page(viewport=FIGURE_VIEWPORT)
+    page.goto(f"{server}/{path}", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+@pytest.mark.parametrize("sidecar", SIDECARS, ids=lambda p: p.stem)
+def test_figures_are_legible_described_and_open_full_size(browser, server, sidecar):
+    data = json.loads(sidecar.read_text())
+    page = _open_wide(browser, server, f"book/generated/{data['notebook']}.html")
+    try:
+        images = page.evaluate(_IMAGES)
+        figures = [i for i in images if i["figure"]]
+        assert len(figures) == len(data["figures"]) >= 1
+        for img in images:  # every image of the page says what it shows, not its file name
+            assert img["alt"].strip() and not re.search(r"\.(png|svg|jpe?g)$", img["alt"]), img["alt"]
+        for img, record in zip(figures, data["figures"]):
+            px = img["pt"] * img["dpi"] / 72 * img["shown"] / img["natural"]
+            assert px >= MIN_TEXT_PX, f"{record['caption'][:60]}: smallest text {px:.1f} px on screen"
+        zoom = page.locator("main figure.lossdyn-figure img").first
+        zoom.scroll_into_view_if_needed()
+        zoom.click()
+        big = page.locator(".lossdyn-lightbox img")
+        big.wait_for(state="visible")
+        natural, shown = big.evaluate("i => [i.naturalWidth, i.getBoundingClientRect().width]")
+        assert natural == figures[0]["natural"] and abs(shown - natural) < 1, (natural, shown)
+        page.keyboard.press("Escape")
+        assert page.locator(".lossdyn-lightbox").count() == 0
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("sidecar", SIDECARS, ids=lambda p: p.stem)
+def test_figure_pages_show_no_cache_keys_or_file_lists(browser, server, sidecar):
+    data = json.loads(sidecar.read_text())
+    page = _open_wide(browser, server, f"book/generated/{data['notebook']}.html")
+    try:
+        text = page.inner_text("main")  # what a reader sees: the collapsed Reproduce details are not in it
+        assert "cache key" not in text.lower()
+        assert "saved:" not in text and data["run"]["key"] not in text
+    finally:
+        page.close()
+
+
+def _chapter_claims(chapter: str) -> list[str]:
+    ids = []
+    for sidecar in SIDECARS:
+        data = json.loads(sidecar.read_text())
+        prefix = {"paper1": "p1_", "paper2": "p2_", "intro": ""}[chapter]
+        if data["notebook"].startswith(prefix):
+            ids += [c["id"] for c in data["claims"]]
+    return ids
+
+
+@pytest.mark.parametrize("chapter", ["intro", "paper1", "paper2"])
+def test_landing_and_chapter_pages_open_with_verdict_tables(browser, server, chapter):
+    page = _open_wide(browser, server, f"book/{chapter}.html")
+    try:
+        tables = page.locator("main table:has(.verdict)")
+        assert tables.count() >= 1
+        text = " ".join(tables.all_inner_texts())
+        for claim in _chapter_claims(chapter):
+            assert claim in text, f"{chapter}: no verdict for {claim}"
+        first_table = page.evaluate(
+            "() => { const all = [...document.querySelectorAll('main h2, main table')];"
+            " return all.findIndex(e => e.tagName === 'TABLE'); }"
+        )
+        assert first_table <= 1, "the verdict table must come before the chapter's sections"
     finally:
         page.close()

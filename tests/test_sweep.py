@@ -142,3 +142,18 @@ def test_cli_dry_run_lists_the_tasks(tmp_path, capsys, monkeypatch):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "4 units, 0 cached, 4 to compute in 4 tasks" in out and "N = 5, seed 1" in out
+
+
+def test_a_sweep_counts_the_network_steps_of_its_grid():
+    from lossdyn.pipeline.sweep import grid_model_steps
+    from lossdyn.pipeline.units import plan_for
+
+    cfg = tiny("p2_fig5_edge_of_stability")
+    plan = plan_for(cfg)
+    assert grid_model_steps(cfg) == sum(u.obj[0].steps for u in plan.units) > 0
+    spirals = tiny("p1_turnpike_horizon")
+    assert grid_model_steps(spirals) == len(plan_for(spirals).units) * spirals.steps
+    from lossdyn.pipeline.runner import plan_jobs
+
+    (fig1,) = plan_jobs(only=["p1_fig1_soft_cross_entropy"])
+    assert grid_model_steps(fig1.cfg) is None  # a whole run, not networks

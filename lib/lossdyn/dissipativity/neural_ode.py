@@ -36,8 +36,8 @@ from typing import Any
 
 import torch
 
-from lossdyn.dissipativity.training import LayerCurves, ResNetStack, layer_metrics, train_stack
-from lossdyn.dissipativity.turnpike import CurveSummary, curve_summary
+from lossdyn.dissipativity.training import LayerCurves, ResNetStack, layer_metrics, network_curves, train_stack
+from lossdyn.dissipativity.turnpike import CurveSummary
 from lossdyn.pipeline.device import generator
 
 __all__ = [
@@ -218,15 +218,7 @@ def train_and_measure_ode(
     for j, i in enumerate(order):
         depth = specs[j]["depth"]
         rec: dict[str, Any] = dict(specs[j], scheme=scheme, dt=float(dt))
-        for split in ("train", "test"):
-            mt = metrics[split]
-            rec[split] = {key: mt[key][j, : depth + 1].clone() for key in ("loss", "acc", "dist")}
-            rec[split]["move"] = mt["move"][j, :depth].clone()
-            curves = rec[split]
-            summary = curve_summary(
-                curves["loss"], curves["acc"], curves["dist"], eps_required=eps_required, eps_turnpike=eps_turnpike
-            )
-            rec[f"{split}_summary"] = dataclasses.asdict(summary)
+        rec.update(network_curves(metrics, j, depth, eps_required=eps_required, eps_turnpike=eps_turnpike))
         rec["u_norm"] = u[j, :depth].clone()
         rec["history_objective"] = history["objective"][:, j] * dt
         rec["zero_control_residual"] = residual

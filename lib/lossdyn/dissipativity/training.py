@@ -612,18 +612,7 @@ def _unit_record(m: _Measured, j: int, spec: dict[str, Any], *, keep_states: boo
     dict), ‖u_k‖, the training histories, the states if kept, and the two crops (:func:`_crop`)."""
     depth = spec["depth"]
     rec: dict[str, Any] = dict(spec)
-    for split in ("train", "test"):
-        mt = m.metrics[split]
-        rec[split] = {key: mt[key][j, : depth + 1].clone() for key in ("loss", "acc", "dist")}
-        rec[split]["move"] = mt["move"][j, :depth].clone()
-        summary = curve_summary(
-            rec[split]["loss"],
-            rec[split]["acc"],
-            rec[split]["dist"],
-            eps_required=m.eps_required,
-            eps_turnpike=m.eps_turnpike,
-        )
-        rec[f"{split}_summary"] = dataclasses.asdict(summary)
+    rec.update(network_curves(m.metrics, j, depth, eps_required=m.eps_required, eps_turnpike=m.eps_turnpike))
     rec["u_norm"] = m.u[j, :depth].clone()
     rec["history_objective"] = m.history["objective"][:, j].clone()
     rec["history_terminal"] = m.history["terminal"][:, j].clone()
@@ -633,6 +622,24 @@ def _unit_record(m: _Measured, j: int, spec: dict[str, Any], *, keep_states: boo
     rec["crop"] = _crop(m.stack, j, rec["train_summary"]["k_star"], m.data, C=m.C, p_d=m.p_d)
     rec["crop_abs"] = _crop(m.stack, j, rec["train_summary"]["k_star_abs"], m.data, C=m.C, p_d=m.p_d)
     return rec
+
+
+def network_curves(
+    metrics: dict[str, dict[str, Any]], j: int, depth: int, *, eps_required: float, eps_turnpike: float
+) -> dict[str, Any]:
+    """Network ``j``'s curves of :func:`layer_metrics` on both sets (``metrics["train"]``, ``["test"]``),
+    trimmed to its ``depth``, and their turnpike numbers (:class:`CurveSummary` as a dict):
+    ``{"train": {loss, acc, dist, move}, "train_summary": {...}, "test": ..., "test_summary": ...}``."""
+    out: dict[str, Any] = {}
+    for split in ("train", "test"):
+        mt = metrics[split]
+        curves = {key: mt[key][j, : depth + 1].clone() for key in ("loss", "acc", "dist")}
+        curves["move"] = mt["move"][j, :depth].clone()
+        summary = curve_summary(
+            curves["loss"], curves["acc"], curves["dist"], eps_required=eps_required, eps_turnpike=eps_turnpike
+        )
+        out[split], out[f"{split}_summary"] = curves, dataclasses.asdict(summary)
+    return out
 
 
 @torch.no_grad()

@@ -110,6 +110,8 @@ def record_sweep(report: Any, cfg: ExperimentConfig, overrides: Mapping[str, Any
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "wall_seconds": round(report.wall_seconds, 1),
         "compute_seconds": round(report.compute_seconds, 1),
+        "cpu_seconds": round(report.cpu_seconds, 1),
+        "model_steps": report.model_steps,
         "units": report.units,
         "cached_before": report.cached,
         "computed": report.computed,

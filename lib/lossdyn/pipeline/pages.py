@@ -303,15 +303,29 @@ def _measured_rows(root: Path) -> tuple[str, str]:
         for name, r in read_measured(root, "paper_profile_runs").items()
         if name in built
     ]
+    records = {name: r for name, r in read_measured(root, "sweeps").items() if name in built}
     sweeps = [
         f"| {{doc}}`{name} <{name}>` | {r['wall_seconds']:.0f} s | {r['compute_seconds']:.0f} s | "
-        f"{r['computed']} of {r['units']} in {r['tasks']} tasks | {r['workers']} × {_md(r['cluster'])} | "
-        f"{_md(r['machine'])} | {r['date']} |"
-        for name, r in read_measured(root, "sweeps").items()
-        if name in built
+        f"{_cpu(r)} | {_steps(r)} | {r['computed']} of {r['units']} in {r['tasks']} tasks | "
+        f"{r['workers']} × {_md(r['cluster'])} | {_md(r['machine'])} | {r['date']} |"
+        for name, r in records.items()
     ]
+    if records:
+        wall = sum(r["wall_seconds"] for r in records.values())
+        sweeps.append(
+            f"| **total** | **{_hours(wall)}** | {_hours(sum(r['compute_seconds'] for r in records.values()))} "
+            "| | | | | | |"
+        )
     none = "| (none recorded yet) |"
-    return "\n".join(paper) or none + " |" * 4, "\n".join(sweeps) or none + " |" * 6
+    return "\n".join(paper) or none + " |" * 4, "\n".join(sweeps) or none + " |" * 8
+
+
+def _cpu(r: Mapping[str, Any]) -> str:
+    return f"{r['cpu_seconds']:.0f} s" if r.get("cpu_seconds") is not None else "–"
+
+
+def _steps(r: Mapping[str, Any]) -> str:
+    return f"{r['model_steps']:.2e}" if r.get("model_steps") else "–"
 
 
 _STATUS = """# Build status
@@ -343,10 +357,11 @@ in `book/measured/paper_profile_runs.json` (committed with the code that produce
 ## Paper profile: measured sweeps
 
 Wall times of the last `python -m lossdyn sweep NOTEBOOK --profile paper` that computed units, as
-recorded in `book/measured/sweeps.json`; *compute* is the tasks' time summed over workers.
+recorded in `book/measured/sweeps.json`; *compute* is the tasks' wall time and *CPU* their process
+CPU time, summed over workers; *network-steps* the optimizer steps summed over the grid's networks.
 
-| notebook | wall time | compute | units computed | workers | machine | date |
-|---|---|---|---|---|---|---|
+| notebook | wall time | compute | CPU | network-steps | units computed | workers | machine | date |
+|---|---|---|---|---|---|---|---|---|
 {sweep_rows}
 
 ## Machine

@@ -663,14 +663,17 @@ def repository_url(root: Path) -> str | None:
     return out.removesuffix(".git") if out.startswith("https://") else None
 
 
+_PROVIDERS = ("github.com", "gitlab.com", "bitbucket.org")
+
+
 def book_config(root: Path) -> Path:
-    """``_config.yml``, with the repository link in the header when :func:`repository_url` finds one
-    (written to ``_build/lossdyn-config.yml``)."""
+    """``_config.yml``, with the repository link in the header when :func:`repository_url` finds one on
+    GitHub, GitLab or Bitbucket (written to ``_build/lossdyn-config.yml``)."""
     import yaml
 
     url = repository_url(root)
-    if url is None:
-        return root / "_config.yml"
+    if url is None or not any(host in url for host in _PROVIDERS):
+        return root / "_config.yml"  # the theme names only these hosts' buttons
     config = yaml.safe_load((root / "_config.yml").read_text())
     config["repository"] = {"url": url, "branch": "main"}
     config.setdefault("html", {})["use_repository_button"] = True

@@ -85,6 +85,8 @@ class SweepReport:
     scheduler: str = ""
     wall_seconds: float = 0.0
     compute_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    model_steps: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -94,7 +96,8 @@ class SweepReport:
         lines = [
             f"{self.notebook}: {self.units} units, {self.cached} already cached, {self.computed} computed in "
             f"{self.tasks} tasks on {self.workers} workers ({self.scheduler or 'nothing to compute'})",
-            f"wall {self.wall_seconds:.1f} s, compute {self.compute_seconds:.1f} s summed over tasks; "
+            f"wall {self.wall_seconds:.1f} s, compute {self.compute_seconds:.1f} s (CPU {self.cpu_seconds:.1f} s) "
+            "summed over tasks; "
             f"cache: {self.cache_dir}",
         ]
         lines += [f"repaired: {m}" for m in self.repaired]
@@ -126,7 +129,7 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
     wanted = set(payload["keys"])
     keys = unit_keys(plan, payload["device"])
     batch = [u for u in distinct_units(plan, keys) if keys[id(u)] in wanted and not is_stored(keys[id(u)], root_dir)]
-    seconds, kept = 0.0, []
+    seconds, kept, cpu0 = 0.0, [], time.process_time()
     if batch:
         with silenced(), intra_op_threads(1):
             _, seconds = compute_units(
@@ -139,6 +142,7 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
         "keys": payload["keys"],
         "computed": len(batch),
         "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu0,
         "host": os.uname().nodename,
         "pid": os.getpid(),
         "kept": [f"on {os.uname().nodename}: {m}" for m in kept],
@@ -218,6 +222,14 @@ def sweep_tasks(cfg: ExperimentConfig, cache_dir: Path) -> tuple[int, int, list[
     return len(unique), len(unique) - len(missing), payloads
 
 
+def grid_model_steps(cfg: ExperimentConfig) -> int | None:
+    """Optimizer steps summed over the distinct networks of ``cfg``'s grid (``None`` if its units are not
+    networks): the sweep's measure of work, recorded beside its times."""
+    plan = plan_for(cfg)
+    steps = [plan.model_steps(u) for u in distinct_units(plan, unit_keys(plan, device_type(cfg)))]
+    return None if any(s is None for s in steps) else sum(steps)
+
+
 def damaged_units(cfg: ExperimentConfig, cache_dir: Path) -> list[str]:
     """``<key> (<label>): <what is wrong>`` for each unit of ``cfg`` whose cache entry is damaged."""
     plan = plan_for(cfg)
@@ -273,6 +285,7 @@ def sweep(
     repaired = repair([keys[id(u)] for u in distinct_units(plan, keys)], root_dir)
     n_units, n_cached, payloads = sweep_tasks(cfg, root_dir)
     report = SweepReport(cfg.notebook, str(root_dir), n_units, n_cached, tasks=len(payloads), repaired=repaired)
+    report.model_steps = grid_model_steps(cfg)
     try:
         if payloads:
             with _client(scheduler, n_workers) as client:
@@ -311,6 +324,7 @@ def _run_tasks(
                 out = fut.result()
                 report.computed += out["computed"]
                 report.compute_seconds += out["seconds"]
+                report.cpu_seconds += out.get("cpu_seconds", 0.0)
                 report.kept += out.get("kept", [])
                 bar.update(len(payloads[i]["keys"]))
                 continue

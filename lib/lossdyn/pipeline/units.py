@@ -69,6 +69,11 @@ class Plan:
         """Sweep tasks: by default one unit per task."""
         return [[u] for u in missing]
 
+    def model_steps(self, unit: Unit) -> int | None:
+        """Optimizer steps of the network(s) of ``unit`` (the sweep's measure of work), ``None`` where a
+        unit is not a trained network (a whole run)."""
+        return None
+
     def closure_roots(self) -> list[tuple[str, str]]:
         """Where the compute closure of this plan's units starts (:mod:`lossdyn.pipeline.closure`):
         the plan class and the function that computes the units, as (module, top-level name)."""
@@ -184,6 +189,9 @@ class EnsemblePlan(Plan):
             by_id.update(zip(map(id, g), split_members(r, spec)))
         return [by_id[id(u)] for u in batch]
 
+    def model_steps(self, unit):
+        return int(unit.obj[0].steps)
+
     def task_batches(self, missing, *, device):
         size = self.chunk if device == "cpu" else 10**9  # a GPU runs a whole group as one batch
         return [c for g in _by_group(missing) for c in _chunks(g, size)]
@@ -227,6 +235,14 @@ class NetworkPlan(Plan):
             records = self.train([dict(u.obj) for u in g], [u.fields["keep_states"] for u in g], device)
             by_id.update(zip(map(id, g), records))
         return [by_id[id(u)] for u in batch]
+
+    def model_steps(self, unit):
+        setup = unit.fields["setup"]
+        if setup.get("steps"):
+            return int(setup["steps"])
+        if setup.get("epochs") and setup.get("batch_size") and setup.get("n_train"):
+            return int(setup["epochs"]) * math.ceil(int(setup["n_train"]) / int(setup["batch_size"]))
+        return None
 
     def task_batches(self, missing, *, device):
         return [[u] for u in missing] if device == "cpu" else _by_group(missing)
