@@ -157,3 +157,14 @@ def test_a_sweep_counts_the_network_steps_of_its_grid():
 
     (fig1,) = plan_jobs(only=["p1_fig1_soft_cross_entropy"])
     assert grid_model_steps(fig1.cfg) is None  # a whole run, not networks
+
+
+def test_cli_sweeps_every_notebook_when_none_is_named(tmp_path, capsys, monkeypatch):
+    from lossdyn.pipeline.runner import find_root, list_notebooks
+
+    monkeypatch.setenv("LOSSDYN_CACHE_DIR", "")
+    assert main(["sweep", "--dry-run", "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    names = list_notebooks(find_root())
+    assert [line.split(":")[0] for line in out.splitlines() if not line.startswith(" ")] == names
+    assert main(["sweep", "p1_turnpike_horizon", "nope", "--dry-run", "--cache-dir", str(tmp_path)]) == 2

@@ -16,6 +16,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from lossdyn.pipeline.config import ConfigError
 from lossdyn.pipeline.measured import record_sweep
@@ -64,8 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"run even if a notebook's estimated time is more than {COST_FACTOR:g}x its profile's",
     )
-    s = sub.add_parser("sweep", help="compute a notebook's missing units as tasks on Dask distributed")
-    s.add_argument("notebook", help="notebook name, e.g. p2_fig5_edge_of_stability")
+    s = sub.add_parser("sweep", help="compute notebooks' missing units as tasks on Dask distributed")
+    s.add_argument(
+        "notebook",
+        nargs="*",
+        help="notebook names, e.g. p2_fig5_edge_of_stability (default: every notebook, in the book's order)",
+    )
     _common(s)
     s.add_argument(
         "--scheduler",
@@ -102,13 +107,22 @@ def _readme(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace, overrides: dict) -> int:
+    """``sweep`` over the named notebooks (every notebook when none is named), one after the other;
+    a later notebook still runs when an earlier one failed (exit 1 then)."""
+    known = list_notebooks(find_root())
+    for name in args.notebook:
+        if name not in known:
+            raise ConfigError(f"NOTEBOOK: unknown notebook {name!r}; known: {', '.join(known)}")
+    names = args.notebook or known
+    jobs = [plan_jobs(profile=args.profile, only=[name], overrides=overrides)[0] for name in names]
+    codes = [_sweep_one(args, job, overrides) for job in jobs]
+    return max(codes)
+
+
+def _sweep_one(args: argparse.Namespace, job: Any, overrides: dict) -> int:
     from lossdyn.pipeline.cache import cache_root
     from lossdyn.pipeline.sweep import damaged_units, sweep, sweep_tasks
 
-    known = list_notebooks(find_root())
-    if args.notebook not in known:
-        raise ConfigError(f"NOTEBOOK: unknown notebook {args.notebook!r}; known: {', '.join(known)}")
-    job = plan_jobs(profile=args.profile, only=[args.notebook], overrides=overrides)[0]
     cfg = job.cfg
     if args.dry_run:
         n, cached, payloads = sweep_tasks(cfg, cache_root())

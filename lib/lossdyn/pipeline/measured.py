@@ -112,6 +112,8 @@ def record_sweep(report: Any, cfg: ExperimentConfig, overrides: Mapping[str, Any
         "compute_seconds": round(report.compute_seconds, 1),
         "cpu_seconds": round(report.cpu_seconds, 1),
         "model_steps": report.model_steps,
+        "grid_compute_seconds": round(report.grid_seconds, 1),
+        "grid_complete": report.grid_complete,
         "units": report.units,
         "cached_before": report.cached,
         "computed": report.computed,

@@ -305,19 +305,22 @@ def _measured_rows(root: Path) -> tuple[str, str]:
     ]
     records = {name: r for name, r in read_measured(root, "sweeps").items() if name in built}
     sweeps = [
-        f"| {{doc}}`{name} <{name}>` | {r['wall_seconds']:.0f} s | {r['compute_seconds']:.0f} s | "
+        f"| {{doc}}`{name} <{name}>` | {r['wall_seconds']:.0f} s | {_grid(r)} | "
         f"{_cpu(r)} | {_steps(r)} | {r['computed']} of {r['units']} in {r['tasks']} tasks | "
         f"{r['workers']} × {_md(r['cluster'])} | {_md(r['machine'])} | {r['date']} |"
         for name, r in records.items()
     ]
     if records:
         wall = sum(r["wall_seconds"] for r in records.values())
-        sweeps.append(
-            f"| **total** | **{_hours(wall)}** | {_hours(sum(r['compute_seconds'] for r in records.values()))} "
-            "| | | | | | |"
-        )
+        grid = sum(r.get("grid_compute_seconds", r["compute_seconds"]) for r in records.values())
+        sweeps.append(f"| **total** | **{_hours(wall)}** | {_hours(grid)} | | | | | | |")
     none = "| (none recorded yet) |"
     return "\n".join(paper) or none + " |" * 4, "\n".join(sweeps) or none + " |" * 8
+
+
+def _grid(r: Mapping[str, Any]) -> str:
+    seconds = r.get("grid_compute_seconds", r["compute_seconds"])
+    return f"{seconds:.0f} s" + ("" if r.get("grid_complete", True) else " (grid incomplete)")
 
 
 def _cpu(r: Mapping[str, Any]) -> str:
@@ -357,8 +360,9 @@ in `book/measured/paper_profile_runs.json` (committed with the code that produce
 ## Paper profile: measured sweeps
 
 Wall times of the last `python -m lossdyn sweep NOTEBOOK --profile paper` that computed units, as
-recorded in `book/measured/sweeps.json`; *compute* is the tasks' wall time and *CPU* their process
-CPU time, summed over workers; *network-steps* the optimizer steps summed over the grid's networks.
+recorded in `book/measured/sweeps.json`; *compute* is the compute time of every unit of the grid as
+recorded when it was computed (several resumed sweeps add up), *CPU* the last sweep's process CPU
+time summed over workers; *network-steps* the optimizer steps summed over the grid's networks.
 
 | notebook | wall time | compute | CPU | network-steps | units computed | workers | machine | date |
 |---|---|---|---|---|---|---|---|---|

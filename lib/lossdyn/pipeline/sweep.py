@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -52,6 +53,7 @@ from lossdyn.pipeline.cache import (
     distinct_units,
     is_stored,
     repair,
+    unit_entry,
     unit_keys,
 )
 from lossdyn.pipeline.config import ConfigError, ExperimentConfig
@@ -87,6 +89,8 @@ class SweepReport:
     compute_seconds: float = 0.0
     cpu_seconds: float = 0.0
     model_steps: int | None = None
+    grid_seconds: float = 0.0  # compute time of every unit of the grid, as recorded when each was computed
+    grid_complete: bool = False
 
     @property
     def ok(self) -> bool:
@@ -299,7 +303,24 @@ def sweep(
             f"{n - cached} still to compute; the same command computes only those"
         ) from None
     report.wall_seconds = time.perf_counter() - start
+    report.grid_seconds, report.grid_complete = grid_seconds(plan, keys, root_dir)
     return report
+
+
+def grid_seconds(plan: Any, keys: dict[int, str], root_dir: Path) -> tuple[float, bool]:
+    """(compute seconds summed over the grid's stored units, as their ``meta.json`` recorded them; whether
+    every unit is stored): a grid's cost even when several resumed sweeps computed it."""
+    total, complete = 0.0, True
+    for u in distinct_units(plan, keys):
+        meta = unit_entry(keys[id(u)], root_dir) / "meta.json"
+        if not meta.is_file():
+            complete = False
+            continue
+        try:
+            total += float(json.loads(meta.read_text()).get("wall_seconds", 0.0))
+        except (OSError, ValueError):
+            complete = False
+    return total, complete
 
 
 def _run_tasks(
