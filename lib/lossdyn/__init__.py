@@ -7,6 +7,7 @@ The pipeline (configs, units of work, cache, sweeps, the book build), ``lossdyn.
   and the registry that finds one figure module per notebook in the paper packages.
 * :mod:`lossdyn.pipeline.units` — how a config splits into units of work (one network, one ResNet, a whole run).
 * :mod:`lossdyn.pipeline.cache` — the results cache, one entry per unit; ``cached_run(cfg)`` runs a figure.
+* :mod:`lossdyn.pipeline.archive` — the published paper-profile archive (results/paper/): publish, read, verify.
 * :mod:`lossdyn.pipeline.closure` — a unit's compute closure: the lib source its result depends on (its key).
 * :mod:`lossdyn.pipeline.sweep` — a notebook's missing units as tasks on Dask distributed.
 * :mod:`lossdyn.pipeline.runner` — parameters → papermill → executed pages → Jupyter Book (``build``).

@@ -467,6 +467,14 @@ def compute_units(
     return out, total
 
 
+def _archived(unit: Unit, plan: Plan, root: Path | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The unit from the published archive (:mod:`lossdyn.pipeline.archive`), computed on any device."""
+    from lossdyn.pipeline.archive import archive_root, find_archived
+
+    archive = archive_root(root)
+    return find_archived(unit, code_hash(plan), archive) if (archive / "index.json").is_file() else None
+
+
 def cached_run(cfg: ExperimentConfig, *, root: Path | None = None) -> tuple[dict[str, Any], CacheInfo]:
     """The result of ``cfg``: its units from the cache where stored, the others computed and stored.
 
@@ -475,7 +483,8 @@ def cached_run(cfg: ExperimentConfig, *, root: Path | None = None) -> tuple[dict
     on CPU.
 
     **Returns:** ``(result, info)``; ``result`` is the figure's typed ``Result``, made by its
-    ``finish(cfg, parts)`` from the assembled units (tensors on CPU).
+    ``finish(cfg, parts)`` from the assembled units (tensors on CPU). A unit not in the cache is read
+    from the published archive (``results/paper/``) when it is there, whatever device computed it.
     """
     from lossdyn.pipeline.figures import figure_of
 
@@ -490,7 +499,7 @@ def cached_run(cfg: ExperimentConfig, *, root: Path | None = None) -> tuple[dict
     seconds = 0.0
     if mode == "on":
         for u in units:
-            found = find_unit(keys[id(u)], root_dir)
+            found = find_unit(keys[id(u)], root_dir) or _archived(u, plan, root)
             if found is not None:
                 results[keys[id(u)]] = found[0]
                 seconds += float(found[1]["wall_seconds"])

@@ -83,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--retries", type=int, default=2, help="resubmissions of a failed task (default 2)")
     s.add_argument("--dry-run", action="store_true", help="list the units and what is cached; compute nothing")
+    pub = sub.add_parser("publish", help="copy notebooks' computed paper-profile units into the archive results/paper/")
+    pub.add_argument("notebook", nargs="*", help="notebook names (default: every notebook)")
+    _common(pub)
+    pub.set_defaults(profile="paper")
+    v = sub.add_parser("verify", help="recompute a sample of archived units and compare them with the archive")
+    v.add_argument("--all", action="store_true", help="every archived unit, not a sample")
+    v.add_argument(
+        "--budget", type=float, default=600.0, metavar="SECONDS", help="recorded compute time of the sample (600)"
+    )
+    v.add_argument("--commit", default=None, help="the hash that picks the sample (default: git HEAD)")
     r = sub.add_parser("readme", help="rewrite the README's figure table from the figure registry")
     r.add_argument("--check", action="store_true", help="exit 1 if the table is out of date; change nothing")
     return parser
@@ -149,6 +159,37 @@ def _sweep_one(args: argparse.Namespace, job: Any, overrides: dict) -> int:
     return 0 if report.ok else 1
 
 
+def _publish(args: argparse.Namespace, overrides: dict) -> int:
+    from lossdyn.pipeline.archive import MAX_BYTES, archive_bytes, archive_root, publish
+    from lossdyn.pipeline.cache import cache_root
+
+    known = list_notebooks(find_root())
+    unknown = [n for n in args.notebook if n not in known]
+    if unknown:
+        raise ConfigError(f"NOTEBOOK: unknown notebook {unknown[0]!r}; known: {', '.join(known)}")
+    archive = archive_root()
+    for name in args.notebook or known:
+        job = plan_jobs(profile=args.profile, only=[name], overrides=overrides)[0]
+        entry = publish(job.cfg, cache_root(), archive)
+        print(f"{name}: {len(entry['units'])} units archived ({entry['compute_seconds']:.0f} s of compute)")
+    size = archive_bytes(archive)
+    print(f"archive {archive}: {size / 2**20:.1f} MiB of {MAX_BYTES / 2**20:.0f} MiB")
+    return 0 if size <= MAX_BYTES else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from lossdyn.pipeline.archive import archive_root, verify
+    from lossdyn.pipeline.cache import _git_commit
+    from lossdyn.pipeline.device import resolve_device
+
+    commit = args.commit or _git_commit(find_root()) or "no-commit"
+    report = verify(
+        archive_root(), commit=commit, budget_s=None if args.all else args.budget, device=resolve_device("auto").type
+    )
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit code (0 ok, 1 a run failed, 2 bad input, 130 Ctrl-C)."""
     args = _parser().parse_args(argv)
@@ -158,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "readme":
             return _readme(args)
+        if args.command == "publish":
+            return _publish(args, overrides)
+        if args.command == "verify":
+            return _verify(args)
         if args.command == "sweep":
             if args.workers is not None and args.workers < 1:
                 raise ConfigError(f"--workers = {args.workers} is not allowed: need >= 1")

@@ -1,0 +1,278 @@
+"""The published results archive: the paper-profile units the book renders, tracked in ``results/paper/``.
+
+The local results cache (:mod:`lossdyn.pipeline.cache`) lives on one machine; the archive is the part of
+the results the project publishes with its code. ``python -m lossdyn publish NOTEBOOK ...`` copies every
+unit of a notebook's paper-profile grid from the cache into the archive (all of them or none: a grid
+with a missing unit is refused, naming how many are missing), compacted by the figure module's
+optional ``compact(result)`` (only what ``finish`` and the figure need), each with the provenance its
+``meta.json`` recorded when it was computed (commit, torch and Python versions, device, machine, wall
+time). ``python -m lossdyn verify`` recomputes a sample of archived units chosen from the commit hash
+(within a time budget; ``--all``: every unit) and compares them with the archive.
+
+Layout: ``results/paper/units/<key>/`` in the cache's entry format (read with the cache's checks) and
+``results/paper/index.json``: per notebook, the config, its units' device-free keys → entry keys, and
+when and where they were computed. A unit's cache key includes the device type it was computed on;
+the index maps the device-free key (kind, fields, compute closure) to the entry, so a machine with
+another device renders from the archive too, and ``verify`` compares across devices within a stated
+tolerance (bit for bit where torch version and device type match the provenance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lossdyn.pipeline.cache import (
+    code_hash,
+    device_type,
+    distinct_units,
+    find_unit,
+    load_unit,
+    store_unit,
+    unit_key,
+    unit_keys,
+)
+from lossdyn.pipeline.config import ConfigError, ExperimentConfig
+from lossdyn.pipeline.paths import results_dir
+from lossdyn.pipeline.units import Plan, Unit, plan_for
+
+__all__ = [
+    "MAX_BYTES",
+    "RTOL",
+    "VerifyReport",
+    "archive_bytes",
+    "archive_root",
+    "archived_counts",
+    "compare_results",
+    "find_archived",
+    "neutral_key",
+    "publish",
+    "read_index",
+    "verify",
+]
+
+#: The archive's size limit (the whole of results/paper/; a test enforces it).
+MAX_BYTES = 50 * 2**20
+#: ``verify``'s tolerance where torch version or device type differ from a unit's provenance.
+RTOL, ATOL = 1e-4, 1e-7
+
+
+def archive_root(root: Path | None = None) -> Path:
+    """``LOSSDYN_ARCHIVE_DIR`` if set (tests), else ``results/paper/`` in the repository."""
+    env = os.environ.get("LOSSDYN_ARCHIVE_DIR", "")
+    return Path(env).expanduser().resolve() if env else results_dir(root) / "paper"
+
+
+def neutral_key(unit: Unit, code: str) -> str:
+    """The device-free key of a unit: its kind, fields and compute closure (the index's key)."""
+    return unit_key(unit, "any", code)
+
+
+def read_index(archive_dir: Path) -> dict[str, Any]:
+    path = archive_dir / "index.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_index(archive_dir: Path, index: dict[str, Any]) -> None:
+    path = archive_dir / "index.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(dict(sorted(index.items())), indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _compact(cfg: ExperimentConfig, result: dict[str, Any]) -> dict[str, Any]:
+    from lossdyn.pipeline.figures import figure_of
+
+    compact = getattr(figure_of(cfg), "compact", None)
+    return compact(result) if compact is not None else result
+
+
+def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path) -> dict[str, Any]:
+    """Copy every unit of ``cfg``'s grid from the cache into the archive (compacted) and index them.
+
+    Raises :class:`~lossdyn.pipeline.config.ConfigError` (one line) if a unit is not in the cache.
+    **Returns:** the notebook's index entry.
+    """
+    plan = plan_for(cfg)
+    dev, code = device_type(cfg), code_hash(plan)
+    keys = unit_keys(plan, dev, code)
+    units = distinct_units(plan, keys)
+    found = {keys[id(u)]: find_unit(keys[id(u)], cache_dir) for u in units}
+    missing = [k for k, f in found.items() if f is None]
+    if missing:
+        raise ConfigError(
+            f"publish {cfg.notebook}: {len(missing)} of {len(units)} units are not in the cache {cache_dir}; "
+            f"compute them first (python -m lossdyn sweep {cfg.notebook} --profile ...)"
+        )
+    entries, seconds = {}, 0.0
+    for u in units:
+        key = keys[id(u)]
+        result, meta = found[key]
+        store_unit(key, archive_dir, u, _compact(cfg, result), {**meta, "archived": _now()})
+        entries[neutral_key(u, code)] = {"key": key, "label": u.label, "wall_seconds": meta["wall_seconds"]}
+        seconds += float(meta["wall_seconds"])
+    metas = [found[k][1] for k in found]
+    entry = {
+        "config": cfg.to_dict(),
+        "code": code,
+        "units": entries,
+        "compute_seconds": round(seconds, 1),
+        "devices": sorted({m.get("device", "?") for m in metas}),
+        "machines": sorted({m.get("device_name", "?") for m in metas}),
+        "commits": sorted({str(m.get("git_commit")) for m in metas}),
+        "torch": sorted({m.get("torch", "?") for m in metas}),
+        "computed": [min(m.get("created", "") for m in metas), max(m.get("created", "") for m in metas)],
+        "published": _now(),
+    }
+    index = read_index(archive_dir)
+    index[cfg.notebook] = entry
+    _write_index(archive_dir, index)
+    return entry
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def find_archived(unit: Unit, code: str, archive_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(result, meta) of ``unit`` from the archive, whatever device computed it; ``None`` if not archived."""
+    neutral = neutral_key(unit, code)
+    for entry in read_index(archive_dir).values():
+        hit = entry["units"].get(neutral)
+        if hit is not None:
+            return load_unit(hit["key"], archive_dir)
+    return None
+
+
+def archived_counts(cfg: ExperimentConfig, archive_dir: Path) -> tuple[int, int]:
+    """(units of ``cfg``'s grid in the archive, units in the grid) for the current code."""
+    plan = plan_for(cfg)
+    code = code_hash(plan)
+    units = distinct_units(plan, unit_keys(plan, device_type(cfg), code))
+    indexed = {n for entry in read_index(archive_dir).values() for n in entry["units"]}
+    return sum(neutral_key(u, code) in indexed for u in units), len(units)
+
+
+def archive_bytes(archive_dir: Path) -> int:
+    """Bytes of every file under the archive."""
+    return sum(p.stat().st_size for p in archive_dir.rglob("*") if p.is_file()) if archive_dir.is_dir() else 0
+
+
+# -- verify -----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class VerifyReport:
+    """What ``verify`` checked: the units recomputed, how (bit for bit or within tolerance), mismatches."""
+
+    checked: list[str] = dataclasses.field(default_factory=list)
+    exact: int = 0
+    mismatches: list[str] = dataclasses.field(default_factory=list)
+    skipped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def summary(self) -> str:
+        lines = [
+            f"verify: {len(self.checked)} archived units recomputed in {self.seconds:.1f} s ({self.exact} compared "
+            f"bit for bit, {len(self.checked) - self.exact} within rtol {RTOL:g}); {self.skipped} left for --all"
+        ]
+        lines += [f"MISMATCH {m}" for m in self.mismatches]
+        return "\n".join(lines)
+
+
+def _leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [leaf for k in sorted(value, key=str) for leaf in _leaves(value[k], f"{path}.{k}" if path else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}[{i}]")]
+    return [(path, value)]
+
+
+def compare_results(a: dict[str, Any], b: dict[str, Any], *, exact: bool) -> list[str]:
+    """Where two unit results differ: bit for bit if ``exact``, else beyond ``RTOL``/``ATOL`` (one line each,
+    naming the entry and the numbers)."""
+    la, lb = dict(_leaves(a)), dict(_leaves(b))
+    if la.keys() != lb.keys():
+        return [f"entries differ: {sorted(set(la) ^ set(lb))[:5]}"]
+    out = []
+    for name, x in la.items():
+        y = lb[name]
+        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+            same = x.shape == y.shape and x.dtype == y.dtype
+            if same and exact:
+                same = torch.equal(x, y)
+            elif same and (x.is_floating_point() or x.is_complex()):
+                same = torch.allclose(x.double(), y.double(), rtol=RTOL, atol=ATOL, equal_nan=True)
+            elif same:
+                same = torch.equal(x, y)
+            if not same:
+                diff = (x.double() - y.double()).abs().max().item() if x.shape == y.shape else float("nan")
+                out.append(f"{name}: max |archived − recomputed| = {diff:.3e} (shape {tuple(x.shape)})")
+        elif isinstance(x, float) and isinstance(y, float) and not exact:
+            if not (math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL) or (math.isnan(x) and math.isnan(y))):
+                out.append(f"{name}: archived {x!r}, recomputed {y!r}")
+        elif x != y and not (isinstance(x, float) and math.isnan(x) and isinstance(y, float) and math.isnan(y)):
+            out.append(f"{name}: archived {x!r}, recomputed {y!r}")
+    return out
+
+
+def _sample(index: dict[str, Any], commit: str, budget_s: float | None) -> tuple[list[tuple[str, str]], int]:
+    """(notebook, device-free key) pairs in the order of sha256(commit + key), within ``budget_s`` of recorded
+    compute time (``None``: all); the number left out."""
+    pairs = [(nb, n, e["wall_seconds"]) for nb, entry in index.items() for n, e in entry["units"].items()]
+    pairs.sort(key=lambda p: hashlib.sha256(f"{commit}:{p[1]}".encode()).hexdigest())
+    chosen, spent = [], 0.0
+    for nb, n, seconds in pairs:
+        if budget_s is None or spent + seconds <= budget_s:
+            chosen.append((nb, n))
+            spent += seconds
+    return chosen, len(pairs) - len(chosen)
+
+
+def verify(archive_dir: Path, *, commit: str, budget_s: float | None = 600.0, device: str = "cpu") -> VerifyReport:
+    """Recompute a deterministic sample of archived units (see :func:`_sample`) on ``device`` and compare
+    each with its archived result (compacted the same way): bit for bit where its provenance has this
+    torch version and device type, else within ``RTOL``."""
+    from lossdyn.pipeline.figures import config_class
+
+    report, start = VerifyReport(), time.perf_counter()
+    index = read_index(archive_dir)
+    chosen, report.skipped = _sample(index, commit, budget_s)
+    by_notebook: dict[str, list[str]] = {}
+    for nb, n in chosen:
+        by_notebook.setdefault(nb, []).append(n)
+    for nb, wanted in by_notebook.items():
+        cfg = config_class(nb).from_mapping(index[nb]["config"])
+        plan = plan_for(cfg)
+        code = code_hash(plan)
+        units = {neutral_key(u, code): u for u in plan.units}
+        for n in wanted:
+            _verify_unit(report, cfg, plan, units.get(n), index[nb]["units"][n], archive_dir, device)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _verify_unit(
+    report: VerifyReport, cfg: ExperimentConfig, plan: Plan, unit: Unit | None, entry: dict, archive_dir: Path, device
+) -> None:
+    label = f"{cfg.notebook} {entry['label']} (units/{entry['key']})"
+    report.checked.append(label)
+    if unit is None:
+        report.mismatches.append(f"{label}: the current code no longer has this unit (its compute closure changed)")
+        return
+    archived, meta = load_unit(entry["key"], archive_dir)
+    (fresh,) = plan.compute([unit], device=device, workers=1)
+    exact = meta.get("torch") == torch.__version__ and meta.get("device", "").split(":")[0] == device.split(":")[0]
+    report.exact += exact
+    report.mismatches += [f"{label}: {line}" for line in compare_results(archived, _compact(cfg, fresh), exact=exact)]
