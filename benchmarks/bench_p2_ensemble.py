@@ -6,11 +6,16 @@ Run from the repository root (takes a few minutes on 2 cores):
 
 Side by side, in one process, one thread, on the same data (the 300-point 3-arm spiral):
 
-1. **Training.** ``lossdyn.dynamical.ensemble`` (hand-derived batched forward/backward, chunks of 4 models)
+1. **Training.** ``lossdyn.dynamical.ensemble`` (the fused CPU step kernel, chunks of 4 models)
    against a naive per-model ``nn.Sequential`` + autograd + manual GD loop, both training the same
    models with DCE (A = 70, T = 5000, η = 1, H = 100) for the same number of steps. Reported:
    model-steps per second of process CPU time and of wall time (median of the repeats) and the
    ratio. The trajectories are checked to agree (float64) before timing.
+   Then, per dtype, model-steps per CPU-s of one process at H = 10, 100, 1000 and S = 1, 4, 16 (the
+   measurement behind ``lossdyn.dynamical.ensemble.cpu_chunk``), and the roofline: this core's FLOP/s on
+   a 1024² matmul and on the trainer's batched shapes, its triad bandwidth, and the trainer's FLOP/s as a
+   fraction of min(peak, intensity × bandwidth) with the FLOPs and bytes per model-step of
+   :func:`flops_per_model_step` and :func:`bytes_per_model_step`; and the kernel's build time.
 2. **λ_max.** On networks trained to the edge of stability, λ_max by the project's batched Lanczos
    (cold start, m = 20; warm start from the Ritz vector of 25 steps earlier, m = 10) against exact
    ``eigh`` of the full ``torch.func.hessian`` and against ``scipy.sparse.linalg.eigsh`` per model on a
@@ -27,10 +32,12 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +45,7 @@ import numpy as np
 import scipy.sparse.linalg as sla
 import torch
 
+from lossdyn.dynamical import batched_mlp as bm
 from lossdyn.dynamical import losses as dl
 from lossdyn.dynamical.batched_mlp import BatchedMLP, glorot_init
 from lossdyn.dynamical.curvature import hessian_eigh, lanczos
@@ -80,6 +88,35 @@ def naive_train(spec: TrainSpec, members: list[Member], steps: int, dtype: torch
     return out
 
 
+def kernel_build_seconds() -> float:
+    """Wall seconds to compile the fused CPU kernel from scratch (into a fresh directory), then load it."""
+    saved = os.environ.get("LOSSDYN_KERNEL_DIR")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["LOSSDYN_KERNEL_DIR"] = tmp
+        bm._FUSED_LIBRARY.clear()
+        t0 = time.perf_counter()
+        built = bm._fused_library() is not None
+        seconds = time.perf_counter() - t0
+    bm._FUSED_LIBRARY.clear()
+    if saved is None:
+        os.environ.pop("LOSSDYN_KERNEL_DIR")
+    else:
+        os.environ["LOSSDYN_KERNEL_DIR"] = saved
+    return seconds if built else math.nan
+
+
+def agreement(dtype_name: str, checkpoints=(1, 50, 100, 200)) -> dict[int, float]:
+    """Largest |θ_ours − θ_naive| over two models after each number of steps in ``checkpoints``, same init."""
+    members = [Member(r, ETA, A, T) for r in range(2)]
+    spec = TrainSpec(H=H, steps=max(checkpoints), dtype=dtype_name, snapshot_steps=tuple(checkpoints))
+    ours = train_chunk(spec, members, "cpu")["snap_theta"]  # (2, len(checkpoints), P)
+    out = {}
+    for k, t in enumerate(checkpoints):
+        ref = naive_train(spec, members, t, getattr(torch, dtype_name))
+        out[t] = max(float((ours[i, k] - ref[i].double()).abs().max()) for i in range(len(members)))
+    return out
+
+
 def bench_training(dtype_name: str, n_models: int, steps: int, repeats: int) -> dict:
     dtype = getattr(torch, dtype_name)
     members = [Member(r, ETA, A, T) for r in range(n_models)]
@@ -89,12 +126,7 @@ def bench_training(dtype_name: str, n_models: int, steps: int, repeats: int) -> 
     def ours():
         return [train_chunk(spec, members[i : i + chunk], "cpu") for i in range(0, n_models, chunk)]
 
-    # agreement check (and warm-up)
-    ref = naive_train(spec, members[:2], min(steps, 200), dtype)
-    chk = train_chunk(
-        TrainSpec(H=H, steps=min(steps, 200), dtype=dtype_name, snapshot_steps=(min(steps, 200),)), members[:2], "cpu"
-    )
-    agree = max(float((chk["snap_theta"][i, 0] - ref[i].double()).abs().max()) for i in range(2))
+    diffs = agreement(dtype_name)  # also the warm-up
     ours()
     c_ours, w_ours, _ = timed(ours, repeats)
     c_naive, w_naive, _ = timed(lambda: naive_train(spec, members, steps, dtype), repeats)
@@ -104,7 +136,8 @@ def bench_training(dtype_name: str, n_models: int, steps: int, repeats: int) -> 
         "models": n_models,
         "steps": steps,
         "chunk": chunk,
-        "max_abs_diff_after_200_steps": agree,
+        "max_abs_diff_after_200_steps": diffs[200],
+        "max_abs_diff_by_steps": diffs,
         "ensemble_model_steps_per_cpu_s": ms / c_ours,
         "naive_model_steps_per_cpu_s": ms / c_naive,
         "ensemble_model_steps_per_wall_s": ms / w_ours,
@@ -112,6 +145,97 @@ def bench_training(dtype_name: str, n_models: int, steps: int, repeats: int) -> 
         "ratio_cpu": c_naive / c_ours,
         "ratio_wall": w_naive / w_ours,
     }
+
+
+# -- 1b. chunk size and the roofline ------------------------------------------------------------------
+def bench_chunks(dtype_name: str, widths=(10, 100, 1000), sizes=(1, 4, 16), work: int = 4_000_000) -> list[dict]:
+    """Model-steps per CPU-s of :func:`train_chunk` for S models at width H (about ``work``·H⁻¹ model-steps each)."""
+    rows = []
+    for H_ in widths:
+        for S in sizes:
+            steps = max(64, work // (H_ * 10 * S))
+            spec = TrainSpec(H=H_, steps=steps, dtype=dtype_name, loss_bins=20)
+            members = [Member(r, 0.5, A, 100) for r in range(S)]
+            train_chunk(TrainSpec(H=H_, steps=64, dtype=dtype_name), members, "cpu")  # warm-up
+            c, w, _ = timed(lambda spec=spec, members=members: train_chunk(spec, members, "cpu"), 1)
+            rows.append({"dtype": dtype_name, "H": H_, "S": S, "steps": steps, "model_steps_per_cpu_s": S * steps / c})
+    return rows
+
+
+def flops_per_model_step(H_: int, N: int = 300, d: int = 2, C: int = 3) -> int:
+    """Matmul FLOPs of one GD step of one model (2 per multiply-add; elementwise work not counted):
+    forward W1 X (2dHN) and W2 A (2CHN); backward gW2 = dO Aᵀ (2CHN), W2ᵀ dO (2CHN), gW1 = dZ Xᵀ (2dHN);
+    in all 2HN(2d + 3C) = 26 HN at d = 2, C = 3."""
+    return 2 * H_ * N * (2 * d + 3 * C)
+
+
+def bytes_per_model_step(H_: int, itemsize: int, N: int = 300, d: int = 2, C: int = 3) -> int:
+    """Compulsory memory traffic of one fused step of one model: θ read twice and written once (3P), X read
+    twice (2dN), O written and read, dO written and read, Y and W read (6CN + 2CN), the ring buffer's copy of θ
+    (2P). No H × N array is stored by the fused kernel, so nothing else leaves the core's caches."""
+    P = d * H_ + H_ + C * H_ + C
+    return itemsize * (5 * P + 2 * d * N + 8 * C * N)
+
+
+def peak_flops(dtype: torch.dtype, repeats: int) -> dict:
+    """FLOP/s of one thread: a 1024² matmul (the core's practical peak) and the trainer's batched shapes
+    (S = 4, H = 100: the forward 3×100·100×300 and the 2-deep 100×2·2×300 products as ``bmm``)."""
+    out = {}
+    a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
+    shapes = {
+        "matmul 1024x1024x1024": (lambda: torch.mm(a, b), 2 * 1024**3),
+        "bmm 4 x (3x100 @ 100x300)": (
+            functools.partial(torch.bmm, torch.randn(4, 3, 100, dtype=dtype), torch.randn(4, 100, 300, dtype=dtype)),
+            2 * 4 * 3 * 100 * 300,
+        ),
+        "bmm 4 x (100x2 @ 2x300)": (
+            functools.partial(torch.bmm, torch.randn(4, 100, 2, dtype=dtype), torch.randn(4, 2, 300, dtype=dtype)),
+            2 * 4 * 100 * 2 * 300,
+        ),
+    }
+    for name, (fn, flops) in shapes.items():
+        n = max(3, int(2e9 // flops))
+        c, _, _ = timed(lambda fn=fn, n=n: [fn() for _ in range(n)], repeats)
+        out[name] = n * flops / c
+    return out
+
+
+def bandwidth(dtype: torch.dtype, repeats: int, numel: int = 2**25) -> float:
+    """Bytes/s of one thread on a triad a = b + s·c over arrays far larger than the caches (3 arrays moved)."""
+    a, b, c = (torch.rand(numel, dtype=dtype) for _ in range(3))
+    cpu, _, _ = timed(lambda: torch.add(b, c, alpha=0.5, out=a), repeats)
+    return 3 * numel * a.element_size() / cpu
+
+
+def roofline(training: list[dict], chunks: list[dict], repeats: int) -> list[dict]:
+    """The trainer against min(peak, intensity × bandwidth) per dtype, at H = 100 (the training benchmark's
+    width) and at each width of ``chunks``."""
+    rows = []
+    for t in training:
+        dtype = getattr(torch, t["dtype"])
+        peak, bw = peak_flops(dtype, repeats), bandwidth(dtype, repeats)
+        top = peak["matmul 1024x1024x1024"]
+        points = [(H, t["chunk"], t["ensemble_model_steps_per_cpu_s"])] + [
+            (c["H"], c["S"], c["model_steps_per_cpu_s"]) for c in chunks if c["dtype"] == t["dtype"]
+        ]
+        for H_, S, rate in points:
+            flops, nbytes = flops_per_model_step(H_), bytes_per_model_step(H_, dtype.itemsize)
+            bound = min(top, flops / nbytes * bw)
+            rows.append(
+                {
+                    "dtype": t["dtype"],
+                    "H": H_,
+                    "S": S,
+                    "flops_per_model_step": flops,
+                    "bytes_per_model_step": nbytes,
+                    "peak_flops": peak,
+                    "bandwidth_bytes_per_s": bw,
+                    "roofline_flops": bound,
+                    "trainer_flops": flops * rate,
+                    "fraction_of_roofline": flops * rate / bound,
+                }
+            )
+    return rows
 
 
 # -- 2. λ_max ---------------------------------------------------------------------------------------
@@ -253,7 +377,10 @@ def main() -> None:
     os.environ.setdefault("LOSSDYN_QUIET", "1")
     load0 = os.getloadavg()
     t0 = time.perf_counter()
+    build_s = kernel_build_seconds()
     training = [bench_training(dt, args.models, args.steps, args.repeats) for dt in ("float32", "float64")]
+    chunks = [row for dt in ("float32", "float64") for row in bench_chunks(dt)]
+    roof = roofline(training, chunks, args.repeats)
     lam = bench_lambda(args.models, args.repeats)
     load1 = os.getloadavg()
     machine = {
@@ -269,7 +396,14 @@ def main() -> None:
         "benchmark_wall_s": round(time.perf_counter() - t0, 1),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
     }
-    result = {"machine": machine, "training": training, "lambda_max": lam}
+    result = {
+        "machine": machine,
+        "kernel_build_s": build_s,
+        "training": training,
+        "chunks": chunks,
+        "roofline": roof,
+        "lambda_max": lam,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "p2_benchmark.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -300,11 +434,21 @@ def to_markdown(r: dict) -> str:
         )
     lines += [
         "",
-        "The last column compares the two implementations' parameters after 200 steps from the same initial weights. "
-        "In float64 they agree to rounding; in float32 the rounding-level difference (3e-8 after 1 step, 1.5e-7 "
-        "after 50, 4.5e-6 after 100, measured once) grows quickly, presumably where rounding moves a ReLU "
-        "pre-activation across 0. The autograd test in `tests/test_ensemble.py` is in float64.",
+        "The last column compares the two implementations' parameters after 200 steps from the same initial weights; "
+        "after 1, 50, 100 and 200 steps the largest differences were "
+        + "; ".join(
+            f"{t['dtype']} " + ", ".join(f"{float(v):.1e}" for v in t["max_abs_diff_by_steps"].values())
+            for t in r["training"]
+        )
+        + ". In float64 they agree to rounding; in float32 the rounding-level difference grows quickly over "
+        "the steps (η = 1 is at the edge of stability), presumably where rounding moves a ReLU pre-activation "
+        "across 0. The autograd tests in `tests/test_ensemble.py` and `tests/test_trainer_speed_paths.py` are in "
+        "float64 (and float32 over ten steps).",
+        "",
+        f"The ensemble's step is the fused CPU kernel (`LOSSDYN_COMPILE=1`, the default; built once per machine "
+        f"in {r['kernel_build_s']:.1f} s wall, measured from scratch in this run).",
     ]
+    lines += chunk_markdown(r["chunks"]) + roofline_markdown(r["roofline"])
     lam = r["lambda_max"]
     rows = {row["method"]: row for row in lam["rows"]}
     eig = rows["scipy eigsh per model, autograd double-backward HVP"]
@@ -343,6 +487,48 @@ def to_markdown(r: dict) -> str:
         )
     lines += ["", "Per-estimate CPU cost ratios at ≤ 1e-5 relative error: " + "; ".join(summary) + ".", ""]
     return "\n".join(lines)
+
+
+def chunk_markdown(chunks: list[dict]) -> list[str]:
+    """The table behind :func:`lossdyn.dynamical.ensemble.cpu_chunk`: model-steps/CPU-s by width and chunk size."""
+    sizes = sorted({c["S"] for c in chunks})
+    lines = [
+        "",
+        "**Chunk size** — model-steps per CPU-s of one process training S models of width H together "
+        "(DCE, A = 70, T = 100, η = 0.5; one run each, including set-up and the final accuracies):",
+        "",
+        "| dtype | H | " + " | ".join(f"S = {S}" for S in sizes) + " |",
+        "|---|---|" + "---|" * len(sizes),
+    ]
+    for dtype in dict.fromkeys(c["dtype"] for c in chunks):
+        for H_ in sorted({c["H"] for c in chunks if c["dtype"] == dtype}):
+            rate = {c["S"]: c["model_steps_per_cpu_s"] for c in chunks if c["dtype"] == dtype and c["H"] == H_}
+            lines.append(f"| {dtype} | {H_} | " + " | ".join(f"{rate[S]:,.0f}" for S in sizes) + " |")
+    return lines
+
+
+def roofline_markdown(roof: list[dict]) -> list[str]:
+    """The trainer as a fraction of min(peak, intensity × bandwidth), with the measured peaks and bandwidth."""
+    lines = ["", "**Roofline** — one thread of this core, measured in the same run:", ""]
+    for dtype in dict.fromkeys(r["dtype"] for r in roof):
+        first = next(r for r in roof if r["dtype"] == dtype)
+        peaks = "; ".join(f"{name} {v / 1e9:.1f} GFLOP/s" for name, v in first["peak_flops"].items())
+        lines.append(f"* {dtype}: {peaks}; triad bandwidth {first['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s.")
+    lines += [
+        "",
+        "FLOPs per model-step 26·H·N (the five matmuls), bytes per model-step the fused step's compulsory traffic "
+        "(`flops_per_model_step`, `bytes_per_model_step` in the benchmark). The first row of each dtype is the "
+        "training benchmark above; the others are the chunk table's runs.",
+        "",
+        "| dtype | H | S | FLOP/byte | roofline bound (GFLOP/s) | trainer (GFLOP/s) | fraction of roofline |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in roof:
+        lines.append(
+            f"| {r['dtype']} | {r['H']} | {r['S']} | {r['flops_per_model_step'] / r['bytes_per_model_step']:.1f} | "
+            f"{r['roofline_flops'] / 1e9:.1f} | {r['trainer_flops'] / 1e9:.2f} | {r['fraction_of_roofline']:.1%} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":

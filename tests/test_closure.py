@@ -64,8 +64,9 @@ def plans():
     return {job.cfg.notebook: plan_for(job.cfg) for job in plan_jobs()}
 
 
-def _codes(plans, read=None) -> dict[str, str]:
-    return {name: closure_hash(plan.closure_roots(), read) for name, plan in plans.items()}
+def _codes(plans, read=module_source, *, installed: bool = False) -> dict[str, str]:
+    """The source part of each plan's key (``installed``: the key itself, with the runtime variants)."""
+    return {name: closure_hash(plan.closure_roots(), None if installed else read) for name, plan in plans.items()}
 
 
 def _presentation(module: str) -> set[str]:
@@ -82,7 +83,7 @@ def test_keys_come_from_the_closure_and_are_stable(plans):
     assert len({first[n] for n in set(plans) - ensemble}) == len(plans) - len(ensemble)
     name, plan = next(iter(plans.items()))
     keys = cache.unit_keys(plan, "cpu")
-    assert keys == cache.unit_keys(plan, "cpu", first[name])
+    assert keys == cache.unit_keys(plan, "cpu", _codes(plans, installed=True)[name])
     assert keys != cache.unit_keys(plan, "cpu", "another closure")
 
 
@@ -159,7 +160,9 @@ def test_the_hash_sees_code_not_comments():
     base = closure_hash([("lossdyn.fake.a", "root")], _fake())
     a = FAKE["lossdyn.fake.a"]
     same = {
-        "lossdyn.fake.a": a.replace("# a constant", "# another comment"),
+        "lossdyn.fake.a": a.replace("# a constant", "# another comment").replace(
+            "def root(x):\n", 'def root(x):\n    """Now documented."""\n'
+        ),
         "lossdyn.fake.c": FAKE["lossdyn.fake.c"] + "\ndef new(x):\n    return x\n",
         "lossdyn.fake.b": FAKE["lossdyn.fake.b"].replace("return x\n", "return 2 * x\n"),  # other()
     }
@@ -175,3 +178,13 @@ def test_the_hash_sees_code_not_comments():
     }
     for module, text in renew.items():
         assert closure_hash([("lossdyn.fake.a", "root")], _fake(**{module: text})) != base, module
+
+
+def test_a_module_runtime_variant_enters_the_key(plans, monkeypatch):
+    """The Paper 2 step is a compiled kernel or the tensor program (LOSSDYN_COMPILE): their float32 bits
+    differ, so their units have different keys; Paper 1 units do not depend on it."""
+    fused = _codes(plans, installed=True)
+    monkeypatch.setenv("LOSSDYN_COMPILE", "0")
+    eager = _codes(plans, installed=True)
+    changed = {name for name in plans if fused[name] != eager[name]}
+    assert changed == {name for name in plans if name.startswith("p2_")}

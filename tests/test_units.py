@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from lossdyn.dynamical.ensemble import CPU_CHUNK, Member, TrainSpec, concat_parts, train_chunk, train_many
+from lossdyn.dynamical.ensemble import Member, TrainSpec, concat_parts, cpu_chunk, train_chunk, train_many
 from lossdyn.pipeline import cache
 from lossdyn.pipeline.units import EnsemblePlan, NetworkPlan, WholeRun, plan_for, split_members
 from same import assert_same
@@ -120,7 +120,9 @@ def test_serial_cached_run_equals_the_direct_run_and_grows_by_new_units_only(tmp
 def test_task_batches_are_ensemble_chunks_on_cpu_and_whole_groups_on_gpu():
     plan = plan_for(tiny("p2_fig5_edge_of_stability", n_seeds=3))
     cpu = plan.task_batches(plan.units, device="cpu")
-    assert max(map(len, cpu)) == CPU_CHUNK and sum(map(len, cpu)) == len(plan.units)
+    per_group = len(plan.units) // 2  # two η
+    assert max(map(len, cpu)) == min(cpu_chunk(plan.units[0].obj[0].H), per_group)
+    assert sum(map(len, cpu)) == len(plan.units)
     assert all(len({u.group for u in b}) == 1 for b in cpu)
     assert len(plan.task_batches(plan.units, device="cuda")) == 2  # one per η
     net = plan_for(tiny("p1_turnpike_horizon"))

@@ -27,8 +27,8 @@ forward/backward (:meth:`lossdyn.dynamical.batched_mlp.BatchedMLP.gd_step_fn`):
   (spec seed, replica, width), so members with the same replica share the initial weights (paired
   comparisons across losses and η) and the result of a member does not depend on which other
   members share its batch. :func:`train` splits an ensemble into chunks on worker processes with
-  one thread each on CPU (results are bit-identical to one unchunked batch) and runs it as one
-  batch on CUDA (book/methods.md#p2-trainer).
+  one thread each on CPU (:func:`cpu_chunk` members per process by default; results are bit-identical
+  to one unchunked batch) and runs it as one batch on CUDA (book/methods.md#p2-trainer).
 """
 
 from __future__ import annotations
@@ -60,14 +60,38 @@ __all__ = [
     "ParameterRing",
     "TrainSpec",
     "concat_parts",
+    "cpu_chunk",
     "member_seeds",
     "train",
     "train_chunk",
     "train_many",
 ]
 
-#: Members per process on CPU: small batches keep the activations in L2 (book/methods.md#p2-trainer).
+#: A fixed number of members per process on CPU (the chunk before :func:`cpu_chunk`, which sets it by width).
 CPU_CHUNK = 4
+#: :func:`cpu_chunk`: S·H up to this many hidden units per process, at most ``CPU_CHUNK_MAX`` members.
+CPU_CHUNK_UNITS = 2000
+CPU_CHUNK_MAX = 64
+
+
+def cpu_chunk(H: int) -> int:
+    """Members per process on CPU for width H: the largest power of two S with S·H <= 2000, at most 64, at least 1.
+
+    A rule from measurement (``benchmarks/bench_p2_ensemble.py``, ``bench_chunks``; one thread, the fused step of
+    :meth:`lossdyn.dynamical.batched_mlp.BatchedMLP.gd_step_fn`; book/methods.md#p2-trainer). The fused step keeps
+    no H × N activations, so a larger batch costs no cache misses and only spreads the fixed per-step cost (the loss
+    parts in torch, the ring buffer, the bookkeeping: tens of µs) over more models. Model-steps per CPU-s
+    (float32/float64, 2026-12-02, a loaded machine): H = 10 grew 5.3×/4.0× from S = 1 to 16 and by 1.40×/1.0× more
+    to S = 64; H = 100 grew 3.0×/2.1× from S = 1 to 16; H = 1000 was best at S = 2 (+10 % over S = 1, +13 %/+4 %
+    over S = 4) and lost at S = 16, where the eager λ_max and accuracy passes, which do hold S × H × N arrays, and
+    the set-up weigh in.
+    """
+    S = 1
+    while 2 * S * H <= CPU_CHUNK_UNITS and 2 * S <= CPU_CHUNK_MAX:
+        S *= 2
+    return S
+
+
 NEVER = 2**62
 
 
@@ -542,12 +566,13 @@ def train_many(
     *,
     device: str = "auto",
     workers: int = 1,
-    chunk: int = CPU_CHUNK,
+    chunk: int | None = None,
 ) -> list[dict[str, Any]]:
     """Train several ensembles; returns one result dict per job (members in the given order).
 
-    On CPU each ensemble is split into chunks of ``chunk`` members run on ``workers`` processes
-    (spawned, one thread each; ``workers = 1`` runs them in this process). On CUDA every ensemble
+    On CPU each ensemble is split into chunks of ``chunk`` members (``None``: :func:`cpu_chunk` of its
+    width) run on ``workers`` processes (spawned, one thread each; ``workers = 1`` runs them in this
+    process); the results do not depend on the chunking, bit for bit. On CUDA every ensemble
     runs as one batch. λ tracking uses a shared time grid; members with different ``lambda_steps``
     need different jobs.
     """
@@ -557,13 +582,14 @@ def train_many(
     tasks = []
     for j, (spec, members) in enumerate(jobs):
         members = list(members)
-        if spec.dense_every > 0 and len(members) > chunk:
+        size = cpu_chunk(spec.H) if chunk is None else chunk
+        if spec.dense_every > 0 and len(members) > size:
             raise ValueError(
                 "dense λ tracking follows the instabilities of the whole batch, so it would depend on "
                 "the chunking: train such an ensemble as one chunk (chunk >= number of members)"
             )
-        for c0 in range(0, len(members), chunk):
-            tasks.append((j, spec, members[c0 : c0 + chunk]))
+        for c0 in range(0, len(members), size):
+            tasks.append((j, spec, members[c0 : c0 + size]))
     parts: list[list[dict[str, Any]]] = [[] for _ in jobs]
     if workers <= 1 or len(tasks) == 1:
         for j, spec, members in progress(tasks, desc="ensembles"):
@@ -580,7 +606,7 @@ def train_many(
 
 
 def train(
-    spec: TrainSpec, members: Sequence[Member], *, device: str = "auto", workers: int = 1, chunk: int = CPU_CHUNK
+    spec: TrainSpec, members: Sequence[Member], *, device: str = "auto", workers: int = 1, chunk: int | None = None
 ) -> dict[str, Any]:
     """Train one ensemble (see :func:`train_many`)."""
     return train_many([(spec, members)], device=device, workers=workers, chunk=chunk)[0]

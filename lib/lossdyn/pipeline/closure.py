@@ -19,10 +19,11 @@ definition names:
   when named; every module reached contributes its other top-level statements (not its imports,
   which only bind names, nor its docstring).
 
-Each reached definition enters the hash as ``ast.unparse`` of its node, so comments and formatting
-do not change a key. What a definition reaches only through an attribute of a *value* (``x.f()``
-with ``x`` an instance) is covered because the class of ``x`` is reached where ``x`` is made or
-annotated; ``getattr`` with computed names on lib modules is not used in compute code.
+Each reached definition enters the hash as ``ast.unparse`` of its node without docstrings, so
+comments, docstrings and formatting do not change a key. What a definition reaches only through
+an attribute of a *value* (``x.f()`` with ``x`` an instance) is covered because the class of ``x``
+is reached where ``x`` is made or annotated; ``getattr`` with computed names on lib modules is not
+used in compute code.
 """
 
 from __future__ import annotations
@@ -207,16 +208,44 @@ def closure(roots: Iterable[tuple[str, str]], read: Reader | None = None) -> dic
     for module, name in sorted(walker.seen):
         mod = walker.module(module)
         nodes = mod.rest if name == REST else [mod.defs[name]] if name in mod.defs else []
-        out[(module, name)] = "\n".join(ast.unparse(n) for n in nodes)
+        out[(module, name)] = "\n".join(ast.unparse(_without_docstrings(n)) for n in nodes)
     return out
 
 
+def _without_docstrings(node: ast.AST) -> ast.AST:
+    """A copy of ``node`` without the docstrings of its functions and classes (they compute nothing)."""
+    import copy
+
+    node = copy.deepcopy(node)
+    for n in ast.walk(node):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and ast.get_docstring(n) is not None:
+            n.body = n.body[1:] or [ast.Pass()]
+    return node
+
+
 def closure_hash(roots: Iterable[tuple[str, str]], read: Reader | None = None) -> str:
-    """sha256 over the closure of ``roots`` (names and normalised sources, in sorted order)."""
+    """sha256 over the closure of ``roots`` (names and normalised sources, in sorted order) and, for the
+    installed code, the :func:`runtime_variants` of the modules it reaches."""
     roots = tuple(sorted(roots))
-    if read is None:
-        return _cached_hash(roots, _tree_stamp())
-    return _hash(closure(roots, read))
+    if read is not None:
+        return _hash(closure(roots, read))
+    source, modules = _cached_hash(roots, _tree_stamp())
+    variants = runtime_variants(modules)
+    return source if not variants else hashlib.sha256(f"{source}\0{sorted(variants.items())}".encode()).hexdigest()
+
+
+def runtime_variants(modules: Iterable[str]) -> dict[str, str]:
+    """What a reached module says about how it computes on this machine, beyond its source: the value of its
+    top-level ``cache_variant()`` where it defines one (e.g. which form of the Paper 2 training step runs:
+    a compiled kernel or the tensor program, whose float32 bits differ)."""
+    import importlib
+
+    out = {}
+    for module in sorted(modules):
+        parsed = ast.parse(module_source(module) or "")
+        if any(isinstance(n, ast.FunctionDef) and n.name == "cache_variant" for n in parsed.body):
+            out[module] = str(importlib.import_module(module).cache_variant())
+    return out
 
 
 def _hash(parts: dict[tuple[str, str], str]) -> str:
@@ -231,5 +260,6 @@ def _tree_stamp() -> tuple[tuple[str, int, int], ...]:
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_hash(roots: tuple[tuple[str, str], ...], stamp: tuple) -> str:
-    return _hash(closure(roots))
+def _cached_hash(roots: tuple[tuple[str, str], ...], stamp: tuple) -> tuple[str, tuple[str, ...]]:
+    parts = closure(roots)
+    return _hash(parts), tuple(sorted({module for module, _ in parts}))

@@ -154,9 +154,7 @@ class EnsemblePlan(Plan):
     exactly what :func:`lossdyn.dynamical.ensemble.train_many` would return for ``jobs``."""
 
     def __init__(self, jobs: Sequence[tuple[Any, Sequence[Any]]]):
-        from lossdyn.dynamical.ensemble import CPU_CHUNK
-
-        self.jobs, self.chunk = [(s, list(m)) for s, m in jobs], CPU_CHUNK
+        self.jobs = [(s, list(m)) for s, m in jobs]
         self.units = []
         for spec, members in self.jobs:
             if spec.dense_every > 0:
@@ -183,7 +181,7 @@ class EnsemblePlan(Plan):
 
         groups = _by_group(batch)
         jobs = [(g[0].obj[0], [u.obj[1] for u in g]) for g in groups]
-        results = train_many(jobs, device=device, workers=workers, chunk=self.chunk)
+        results = train_many(jobs, device=device, workers=workers)  # CPU chunks: cpu_chunk(H)
         by_id = {}
         for g, (spec, _), r in zip(groups, jobs, results):
             by_id.update(zip(map(id, g), split_members(r, spec)))
@@ -193,8 +191,12 @@ class EnsemblePlan(Plan):
         return int(unit.obj[0].steps)
 
     def task_batches(self, missing, *, device):
-        size = self.chunk if device == "cpu" else 10**9  # a GPU runs a whole group as one batch
-        return [c for g in _by_group(missing) for c in _chunks(g, size)]
+        from lossdyn.dynamical.ensemble import cpu_chunk
+
+        groups = _by_group(missing)
+        if device != "cpu":
+            return [list(g) for g in groups]  # a GPU runs a whole group as one batch
+        return [c for g in groups for c in _chunks(g, cpu_chunk(g[0].obj[0].H))]
 
     def assemble(self, results):
         from lossdyn.dynamical.ensemble import concat_parts
