@@ -16,6 +16,8 @@ from lossdyn.gradnorms import relu_mlp
 from lossdyn.gradnorms import theory as gn
 from lossdyn.gradnorms import training as gnt
 from lossdyn.pipeline.cache import cached_run
+from lossdyn.pipeline.plotting import MIN_TEXT_PX, text_px
+from lossdyn.pipeline.tables import Table
 
 DT = torch.float64
 KS = (2, 3, 5, 10)
@@ -373,6 +375,44 @@ def test_page_bounds_hold_and_the_sidecar_reads_the_result(page_result):
     assert numbers["saturation_slope_param"] == res.saturation.slope_param and numbers["narrow_m"] == cfg.m_narrow
     ids = [c.id for c in page.claims(res)]
     assert ids == ["Q1-upper", "Q1-none", "Q1-lower", "Q2-ntk", "Q2-grad", "Q2-PL", "Q2-narrow"]
-    for table in (page.logit_table, page.saturation_table, page.training_table, page.pl_table):
-        assert table(res)
-    assert len(page.plot(res).axes) > 0
+    for table in (
+        page.logit_table,
+        page.saturation_table,
+        page.widths_table,
+        page.training_table,
+        page.kernel_table,
+        page.pl_table,
+    ):
+        t = table(res)
+        assert isinstance(t, Table) and t.rows and t.caption and repr(t)
+    for summary in (page.answer_summary, page.saturation_summary, page.training_summary, page.reading_summary):
+        assert summary(res).strip()
+
+
+def test_page_tables_quote_the_result(page_result):
+    _, res = page_result
+    sat = page.saturation_table(res)
+    assert sat.rows[2][1:] == [float(res.saturation.param_grad2[0]), float(res.saturation.param_grad2[-1])]
+    widths = page.widths_table(res)
+    assert widths.columns == ["", f"m = {res.narrow.m}", f"m = {res.wide.m}"]
+    assert widths.rows[0][1:] == [res.narrow.n_params, res.wide.n_params]
+    assert len(page.training_table(res).rows) == len(page.pl_table(res).rows) == 2 * len(gnt.LOSSES)
+    kernel = page.kernel_table(res)
+    assert kernel.rows[1][1] is None  # the narrow kernel is singular: no ratio to λ₋(K_0)
+    assert kernel.rows[1][2] == res.wide.lambda_perp_rel_min
+
+
+def test_page_figures_are_legible_captioned_and_lettered_once(page_result):
+    """Every figure group: text ≥ 9 px at the column width, a caption and an alt text, distinct names,
+    and panel letters (a), (b), … unique on the page."""
+    _, res = page_result
+    shown = page.plot(res)
+    assert [s.name for s in shown] == ["", "samples", "training", "question2"]
+    letters = []
+    for s in shown:
+        assert text_px(s.fig) >= MIN_TEXT_PX, (s.name, text_px(s.fig))
+        assert s.caption.startswith("Companion figure 1 (") and s.alt.strip()
+        assert "$" not in s.caption and "\\" not in s.caption  # captions are plain text
+        titles = [ax.get_title(loc="left") for ax in s.fig.axes if ax.get_title(loc="left")]
+        letters += [t[: t.index(")") + 1] for t in titles]
+    assert letters == [f"({c})" for c in "abcdefghijk"]

@@ -33,6 +33,7 @@ from lossdyn.pipeline.claims import VERDICTS
 from lossdyn.pipeline.config import ConfigError
 from lossdyn.pipeline.figures import Cost
 from lossdyn.pipeline.paths import notebook_dir
+from lossdyn.pipeline.plotting import MIN_TEXT_PX, text_px
 from lossdyn.pipeline.runner import notebook_defaults
 from lossdyn.pipeline.units import plan_for
 
@@ -266,9 +267,20 @@ def test_tiny_plan_and_finish_count_every_network_and_a_unit_alone_gives_the_sam
     ids = ["P1-P16 (euler, dt = 1)", "P1-P16 (euler, dt = 0.5)", "P1-P18 (midpoint, dt = 1)"]
     assert [c.id for c in claims] == [*ids, "P1-P18 (rk4, dt = 1)", "P1-D17", "P1-S5-dt"]
     assert all(c.verdict in VERDICTS for c in claims) and claims[4].verdict == "reproduced"
-    assert "rk4, dt = 1: status" in page.count_table(res)
+    table, times = page.count_table(res), page.time_table(res)
+    assert (
+        [row[0] for row in table.rows]
+        == [row[0] for row in times.rows]
+        == [f"{s}, Δt = {dt:g}" for s, dt in page.series(cfg)]
+    )
+    assert len(table.columns) == len(times.columns) + 1 == 3 + len(cfg.horizons)
     for shown in (res, dataclasses.replace(res, status=["trained", "not trained", "diverged"] * 8)):
-        assert len(page.plot(shown).axes) == 6
+        figs = page.plot(shown)
+        assert [s.name for s in figs] == ["", "measure", "schemes"]
+        assert sum(len(s.fig.axes) for s in figs) == 6
+        for s in figs:
+            assert s.caption.startswith("Companion figure") and s.alt
+            assert text_px(s.fig) >= MIN_TEXT_PX, (s.name, text_px(s.fig))
     assert isinstance(page.estimate(cfg), Cost)
     assert page.estimate(_config(seeds=4)).seconds > page.estimate(cfg).seconds
 

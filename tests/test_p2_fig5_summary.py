@@ -7,6 +7,7 @@ import math
 import torch
 
 from lossdyn.dynamical import p2_fig5_edge_of_stability as page
+from lossdyn.pipeline.plotting import MIN_TEXT_PX, text_px
 
 NAN = math.nan
 
@@ -73,3 +74,42 @@ def test_no_instability_anywhere_is_not_measured():
     verdicts = [c.verdict for c in page.claims(cfg_like)]
     assert verdicts == ["not measured", "not measured"]
     assert page.summary_line(cfg_like).startswith("No instability")
+
+
+def _two_eta_result() -> page.Result:
+    """The hand-made condition at two learning rates (its ratios differ by the factor 2 in 2/η)."""
+    r = _result()
+    return page.Result(
+        H=100,
+        etas=(1.0, 2.0),
+        amplitudes=(25.0,),
+        periods=(1000,),
+        time_budget=1000.0,
+        n_seeds=4,
+        dtype="float64",
+        conditions=tuple(page.summarise(r, eta, 25.0, 1000) for eta in (1.0, 2.0)),
+        networks=(),
+    )
+
+
+def test_figures_are_legible_at_the_column_width_and_described():
+    shown = page.plot(_two_eta_result())
+    assert [s.name for s in shown] == ["", "variants"]
+    for s in shown:
+        assert text_px(s.fig) >= MIN_TEXT_PX, s.name
+        assert s.caption.startswith("Paper 2, Figure 5") and s.alt
+    assert sum(len(s.fig.axes) for s in shown) == 3
+
+
+def test_tables_and_prose_quote_the_conditions():
+    res = _two_eta_result()
+    table = page.condition_table(res)
+    assert len(table.rows) == 2 and len(table.columns) <= 8
+    # network means 2.0 and 1.9: λ_onset 1.95 ± 0.05, ratio ·η/2 0.975 at η = 1 and 1.95 at η = 2
+    assert table.rows[0][5] == "1.950 ± 0.050" and table.rows[0][6] == "0.975 ± 0.025"
+    assert table.rows[1][6] == "1.950 ± 0.050" and table.rows[0][7] == "0.950–1.000"
+    variants = page.variants_table(res)
+    assert variants.rows[0][3] == (1.8 + 1.9) / 2 / 2  # first instability only
+    text = page.summary_line(res)
+    assert "within 10 % of 1 in 1 of 2 conditions" in text
+    assert "Of the 8 networks, 2 diverged (left out) and 2 ended with a loss above their start" in text

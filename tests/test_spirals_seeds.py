@@ -36,6 +36,7 @@ from lossdyn.dissipativity.turnpike import CurveSummary
 from lossdyn.pipeline.claims import VERDICTS
 from lossdyn.pipeline.figures import Cost
 from lossdyn.pipeline.paths import notebook_dir
+from lossdyn.pipeline.plotting import MIN_TEXT_PX, text_px
 from lossdyn.pipeline.runner import notebook_defaults
 from lossdyn.pipeline.units import plan_for
 
@@ -247,9 +248,18 @@ def test_horizon_page_trains_each_state_dimension_and_a_unit_alone_gives_the_sam
     claims = horizon_page.claims(res)
     assert [c.id for c in claims] == ["P1-Q7 (n = 4)", "P1-Q7 (n = 2)"]
     assert all(c.verdict in VERDICTS for c in claims)
-    assert "n = 2" in horizon_page.count_table(res)
+    assert [row[0] for row in horizon_page.depth_table(res).rows] == [4] * 3 + [2] * 3  # k*, d_N, acc_N
+    assert [row[0] for row in horizon_page.count_table(res).rows] == [4] * 6 + [2] * 6  # status, 3 eps, test, slope
     for shown in (res, dataclasses.replace(res, status=["trained", "not trained", "diverged"] * 4)):
-        assert len(horizon_page.plot(shown).axes) == 8
+        figs = horizon_page.plot(shown)
+        assert [s.name for s in figs] == ["", "layers", "required-depth"]
+        assert sum(len(s.fig.axes) for s in figs) == 8
+        for s in figs:
+            assert s.caption.startswith("Companion figure") and s.alt
+            assert text_px(s.fig) >= MIN_TEXT_PX, (s.name, text_px(s.fig))
+    assert "2 seeds per depth" in horizon_page.plot(res)[0].caption
+    one_seed = dataclasses.replace(res, config=dataclasses.replace(cfg, seeds=1))
+    assert "one network per depth" in horizon_page.plot(one_seed)[0].caption
     two = horizon_page.estimate(cfg)
     one = horizon_page.estimate(_config(horizon_page, seeds=2, depths=[2, 3, 5], state_dims=[4]))
     assert two.seconds > one.seconds and two.memory_bytes > one.memory_bytes

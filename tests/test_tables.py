@@ -47,7 +47,7 @@ def test_shown_figures_carry_alt_text_the_smallest_font_and_a_caption():
     assert repr(shown) == "[figure] Paper 9, Figure 1 (a, b). Two lines."
     assert min_font_pt(fig) == 7.0
     with pytest.raises(ValueError, match="distinct names"):
-        shown_list([Shown(fig, "a", "a"), Shown(fig, "b", "b")])
+        shown_list([Shown(fig, "a", "a", "x"), Shown(fig, "b", "b", "x")])
 
 
 def test_text_px_follows_the_font_and_the_figure_width():

@@ -297,3 +297,37 @@ def test_intra_op_threads_restores():
     assert torch.get_num_threads() == before
     with intra_op_threads(0):
         assert torch.get_num_threads() == before
+
+
+# -- the MNIST page (Fig. 5) on a tiny run ------------------------------------------------------
+def test_mnist_page_tables_prose_and_legible_figures_on_a_tiny_run():
+    from lossdyn.dissipativity import p1_fig5_mnist_layer_loss as page
+    from lossdyn.dissipativity.soft_ce import target_entropy
+    from lossdyn.pipeline.plotting import MIN_TEXT_PX, text_px
+    from lossdyn.pipeline.units import plan_for
+    from tiny_grids import tiny
+
+    cfg = tiny("p1_fig5_mnist_layer_loss")
+    plan = plan_for(cfg)
+    with intra_op_threads(1):
+        res = page.finish(cfg, plan.assemble(plan.compute(plan.units, device="cpu")))
+    figs = page.plot(res)
+    assert [s.name for s in figs] == ["", "layers"]
+    assert figs[0].caption.startswith("Paper 1, Figure 5 (a, b).") and figs[1].caption.startswith("Companion figure 1")
+    assert sum(len(s.fig.axes) for s in figs) == 4
+    for s in figs:
+        assert s.alt and text_px(s.fig) >= MIN_TEXT_PX, (s.name, text_px(s.fig))
+    # L_0 = log 10 - H(q~) is quoted at 6 decimals in the setup table and in the generated sentence
+    L0 = f"{math.log(10) - target_entropy(10, cfg.p_d):.6f}"
+    setup = dict(page.setup_table(res).rows)
+    assert setup["L_0 = log 10 − H(q̃)"] == f"train {L0}, test {L0}, exact {L0}"
+    assert f"L₀ = log 10 − H(q̃) = {L0} for every network" in page.l0_summary(res)
+    # one row per network; the layer table reads the stage-cost network at a few layers, k* and N among them
+    assert [row[0] for row in page.network_table(res).rows] == [r.label for r in res.networks]
+    layers = page.layer_rows(res)
+    stage = res.networks[0]
+    assert {0, stage.train_summary.k_star, stage.depth} <= set(layers) and len(layers) <= 12
+    assert len(page.layer_table(res).rows) == len(layers)
+    assert len(page.cropping_table(res).rows) == 2 * len(res.networks)
+    assert all(r.label in page.controls_summary(res) for r in res.networks)
+    assert page.key_numbers(res)["paper"]["depth_stage"] == 60

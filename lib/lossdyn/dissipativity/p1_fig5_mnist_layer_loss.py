@@ -20,17 +20,18 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import MaxNLocator
 
 from lossdyn.dissipativity import data as datasets
 from lossdyn.dissipativity.soft_ce import target_entropy
 from lossdyn.dissipativity.training import NetworkRecord, network_spec, train_and_measure
-from lossdyn.pipeline.claims import Claim, format_rows, verdict
+from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.pipeline.figures import DTYPE_SLOWDOWN, DTYPE_WIDTH, KERNEL_BYTES, Cost
 from lossdyn.pipeline.paths import find_root
-from lossdyn.pipeline.plotting import PALETTE, letter_panels, new_figure
+from lossdyn.pipeline.plotting import PALETTE, Shown, letter_panels, log_ticks, new_figure
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
@@ -40,8 +41,11 @@ __all__ = [
     "estimate",
     "cropping_table",
     "finish",
+    "controls_summary",
     "initial_control_norm",
     "key_numbers",
+    "l0_summary",
+    "layer_rows",
     "layer_table",
     "network_specs",
     "network_table",
@@ -60,6 +64,20 @@ N_PIXELS = 784
 
 #: Network initialisations use seed + NET_SEED_OFFSET (every network: the same first blocks).
 NET_SEED_OFFSET = 100
+
+
+#: What Section 6 of the paper states for Fig. 5 (the page quotes these; they are not measured here).
+PAPER_VALUES: dict[str, Any] = {
+    "image_pixels": N_PIXELS,  # "Each 28 × 28 pixel image [...] is flattened", x^i in R^784
+    "width": 128,  # hidden dimension h = 128 of block (26)
+    "p_d": 0.91,  # label smoothing: probability of the correct class
+    "gamma": 1.0,  # terminal penalty
+    "weight_decay": 1e-5,  # r
+    "loss_components": C,  # the loss reads the first 10 state components (Remark 4)
+    "depth_stage": 60,  # "a 60-layer network trained with the soft-cross entropy in stage cost"
+    "depths_without_from_to": [10, 60],  # "networks trained without [...] with depths from 10 to 60 layers"
+    "layers_to_reduce_stage_cost": 10,  # "takes around 10 layers to reduce the stage cost"
+}
 
 
 #: P1-Q3: "around 10 layers" — accepted as k⋆ ≤ 10 + 5 (book/methods.md#p1-fig5-choices).
@@ -282,6 +300,9 @@ def key_numbers(res: Result) -> dict[str, Any]:
         "L0_train": res.L0_train,
         "L0_test": res.L0_test,
         "L0_exact": res.L0_exact,
+        "u_norm_mean": [float(r.u_norm.mean()) for r in nets],
+        "u_norm_expected_at_init": initial_control_norm(N_PIXELS, res.config.width),
+        "paper": PAPER_VALUES,
     }
 
 
@@ -356,8 +377,8 @@ def initial_control_norm(n: int, width: int) -> float:
     return math.sqrt(width * (n + 1) / (3 * n) + n * (width + 1) / (3 * width))
 
 
-# -- tables -----------------------------------------------------------------------------------
-def setup_table(res: Result) -> str:
+# -- tables and generated prose ---------------------------------------------------------------
+def setup_table(res: Result) -> Table:
     """Data, state, block, networks, objective and training of the run, and L_0 against its exact value."""
     cfg = res.config
     nets = res.networks
@@ -371,62 +392,119 @@ def setup_table(res: Result) -> str:
         ),
         ("networks", ", ".join(r.label for r in nets)),
         ("objective", f"p_d = {cfg.p_d:g}, γ = {cfg.gamma:g}, r = {cfg.weight_decay:g} as Adam weight decay"),
-        (
-            "training",
-            f"Adam, lr {cfg.lr:g}, batch {cfg.batch_size}, {cfg.epochs} epochs, same batches for all",
-        ),
+        ("training", f"Adam, lr {cfg.lr:g}, batch {cfg.batch_size}, {cfg.epochs} epochs, same batches for all"),
         ("‖u_k‖ at initialisation (expected)", f"{initial_control_norm(N_PIXELS, cfg.width):.2f}"),
         ("L_0 = log 10 − H(q̃)", f"train {res.L0_train:.6f}, test {res.L0_test:.6f}, exact {res.L0_exact:.6f}"),
     ]
-    return format_rows(rows)
+    return Table(["", "this run"], rows, caption="The run")
 
 
-def network_table(res: Result) -> str:
-    """One line per network: final accuracy and loss (train, test), k⋆ (train, test), k⋆_acc, #Q̄_ε, mean ‖u_k‖."""
-    head = (
-        f"{'network':<26} {'train acc':>9} {'test acc':>8} {'train L_N':>9} {'test L_N':>8} {'k*':>3} "
-        f"{'k* test':>7} {'k*_acc':>6} {'#off':>4} {'mean|u|':>7}"
-    )
-    lines = [head, "-" * len(head)]
-    for r in res.networks:
-        s, t = r.train_summary, r.test_summary
-        lines.append(
-            f"{r.label:<26} {float(r.train.acc[-1]):>9.4f} {float(r.test.acc[-1]):>8.4f} "
-            f"{float(r.train.loss[-1]):>9.4f} {float(r.test.loss[-1]):>8.4f} {s.k_star:>3d} "
-            f"{t.k_star:>7d} {s.k_star_acc:>6d} {s.off_turnpike_count:>4d} {float(r.u_norm.mean()):>7.2f}"
-        )
-    return "\n".join(lines)
+def network_table(res: Result) -> Table:
+    """One row per network: final accuracy and loss (train, test), k⋆ (train, test), k⋆_acc, #Q̄_ε, mean ‖u_k‖."""
+    columns = [
+        "network",
+        "train acc",
+        "test acc",
+        "train L_N",
+        "test L_N",
+        "k⋆",
+        "k⋆ test",
+        "k⋆_acc",
+        "#Q̄_ε",
+        "mean ‖u‖",
+    ]
+    rows = [
+        [
+            r.label,
+            float(r.train.acc[-1]),
+            float(r.test.acc[-1]),
+            float(r.train.loss[-1]),
+            float(r.test.loss[-1]),
+            r.train_summary.k_star,
+            r.test_summary.k_star,
+            r.train_summary.k_star_acc,
+            r.train_summary.off_turnpike_count,
+            float(r.u_norm.mean()),
+        ]
+        for r in res.networks
+    ]
+    fmts = {c: ".4f" for c in columns[1:5]} | {"mean ‖u‖": ".2f"}
+    eps = res.config.eps_turnpike
+    return Table(columns, rows, caption=f"Each network at full depth N (#Q̄_ε: ε = {eps:g})", formats=fmts)
 
 
-def layer_table(res: Result, every: int = 0) -> str:
-    """Training (and test) loss per layer, one column per network; every ``every``-th layer."""
-    nets = res.networks
-    N = max(r.depth for r in nets)
-    every = every or max(1, N // 15)
-    head = f"{'k':>3}  " + " ".join(f"{('N=' + str(r.depth) + (' stage' if r.stage_cost else '')):>15}" for r in nets)
-    lines = ["L_k train / test", head, "-" * len(head)]
-    for k in sorted(set(range(0, N + 1, every)) | {r.depth for r in nets}):
-        cells = []
-        for r in nets:
-            if k <= r.depth:
-                cells.append(f"{float(r.train.loss[k]):>7.4f}/{float(r.test.loss[k]):<7.4f}")
-            else:
-                cells.append(f"{'':>15}")
-        lines.append(f"{k:>3}  " + " ".join(cells))
-    return "\n".join(lines)
+def layer_rows(res: Result, rows: int = 10) -> list[int]:
+    """The layers :func:`layer_table` shows: every ⌈N/rows⌉-th layer of the stage-cost network, its k⋆ and N."""
+    stage = res.networks[0]
+    N, every = stage.depth, max(1, math.ceil(stage.depth / rows))
+    return sorted(set(range(0, N + 1, every)) | {stage.train_summary.k_star, N})
 
 
-def cropping_table(res: Result) -> str:
+def layer_table(res: Result, rows: int = 10) -> Table:
+    """The stage-cost network's L_k and acc_k (train, test) at the layers of :func:`layer_rows` (the other
+    networks' curves are in panels (a, b) and in the sidecar)."""
+    stage = res.networks[0]
+    ks = stage.train_summary.k_star
+    body = [
+        [
+            f"{k} (k⋆)" if k == ks else str(k),
+            float(stage.train.loss[k]),
+            float(stage.test.loss[k]),
+            float(stage.train.acc[k]),
+            float(stage.test.acc[k]),
+        ]
+        for k in layer_rows(res, rows)
+    ]
+    columns = ["layer k", "L_k train", "L_k test", "acc_k train", "acc_k test"]
+    return Table(columns, body, caption=f"{stage.label}, layer by layer", formats={c: ".4f" for c in columns[1:]})
+
+
+def cropping_table(res: Result) -> Table:
     """Test accuracy and loss of each network cropped after k⋆ (5 % rule) and after k⋆_abs (0.01 nats)."""
-    head = f"{'network':<26} {'crop':>6} {'k':>3} {'test acc @k':>11} {'@N':>7} {'test L @k':>9} {'@N':>7} {'|Δx|':>8}"
-    lines = [head, "-" * len(head)]
+    rows = []
     for r in res.networks:
-        for name, c in (("k*", r.crop), ("k*_abs", r.crop_abs)):
-            lines.append(
-                f"{r.label:<26} {name:>6} {c.k:>3d} {c.test_acc:>11.4f} {float(r.test.acc[-1]):>7.4f} "
-                f"{c.test_loss:>9.4f} {float(r.test.loss[-1]):>7.4f} {c.max_state_diff:>8.1e}"
+        for name, c in (("k⋆", r.crop), ("k⋆_abs", r.crop_abs)):
+            rows.append(
+                [
+                    r.label,
+                    name,
+                    c.k,
+                    c.test_acc,
+                    float(r.test.acc[-1]),
+                    c.test_loss,
+                    float(r.test.loss[-1]),
+                    c.max_state_diff,
+                ]
             )
-    return "\n".join(lines)
+    columns = ["network", "crop", "k", "test acc at k", "at N", "test L at k", "at N ", "|Δx|"]
+    fmts = {"test acc at k": ".4f", "at N": ".4f", "test L at k": ".4f", "at N ": ".4f", "|Δx|": ".1e"}
+    return Table(columns, rows, caption="Cropped after k blocks, without retraining (test set)", formats=fmts)
+
+
+def l0_summary(res: Result) -> str:
+    """The generated sentence on L_0 (plain text, no math: the book renders generated Markdown without it): the
+    first C pixels, the uniform softmax, the measured and exact L_0."""
+    return (
+        f"The largest |x₀ⁱ[:{C}]| over all training and test images is {res.first_pixels_max:.1f}, so "
+        f"softmax(x₀[:{C}]) is uniform and L₀ = log {C} − H(q̃) = {res.L0_exact:.6f} for every network "
+        f"(measured: train {res.L0_train:.6f}, test {res.L0_test:.6f}). The raw label-smoothed cross-entropy "
+        f"would start at log {C} = {math.log(C):.4f}; the curves show the KL form."
+    )
+
+
+def controls_summary(res: Result) -> str:
+    """The generated sentence on the controls: mean ‖u_k‖ per network against its expected value at
+    initialisation (:func:`initial_control_norm`), and whether they shrank below half of it."""
+    init = initial_control_norm(N_PIXELS, res.config.width)
+    means = [float(r.u_norm.mean()) for r in res.networks]
+    listed = "; ".join(f"{r.label}: {m:.2f}" for r, m in zip(res.networks, means))
+    shrank = [r.label for r, m in zip(res.networks, means) if m < init / 2]
+    verdict_text = (
+        "No network's controls shrank below half of that size"
+        if not shrank
+        else "The controls shrank below half of that size in: " + ", ".join(shrank)
+    )
+    return f"The mean ‖u_k‖ over the layers is {listed}, against {init:.2f} expected at initialisation. {verdict_text}."
 
 
 # -- the figure --------------------------------------------------------------------------------
@@ -436,66 +514,92 @@ def _colours(nets: list[NetworkRecord]) -> list[str]:
     return ["#000000" if r.stage_cost else next(others) for r in nets]
 
 
-def plot_mnist_layer_loss(res: Result) -> Figure:
-    """Four panels: (a) L_k linear, (b) L_k log (Fig. 5), (c) accuracy per layer, (d) how far the
-    logits move per layer, RMS ‖x_{k+1}[:10] − x_k[:10]‖; k⋆ of each network is marked (a, c)."""
+def _loss_figure(res: Result) -> Figure:
+    """Fig. 5: (a) L_k linear and (b) log scale, train solid and test dashed, k⋆ circled; legend below."""
     nets = res.networks
-    colours = _colours(nets)
-    fig, axes = new_figure(4, 1, width=3.9, height=3.5)
-    ax_lin, ax_log, ax_acc, ax_move = axes[0]
+    fig, axes = new_figure(2, 1, width=4.2, height=3.4)
+    ax_lin, ax_log = axes[0]
     N = max(r.depth for r in nets)
-    for r, col in zip(nets, colours):
+    for r, col in zip(nets, _colours(nets)):
         k = np.arange(r.depth + 1)
         lw = 2.0 if r.stage_cost else 1.3
         for ax in (ax_lin, ax_log):
-            ax.plot(k, r.train.loss.numpy(), color=col, lw=lw, label=r.label)
+            ax.plot(k, r.train.loss.numpy(), color=col, lw=lw, label=r.label if ax is ax_lin else None)
             ax.plot(k, r.test.loss.numpy(), color=col, lw=lw * 0.8, ls="--")
-        ax_acc.plot(k, r.test.acc.numpy(), color=col, lw=lw, ls="--", label=r.label)
-        ax_acc.plot(k, r.train.acc.numpy(), color=col, lw=lw * 0.6, alpha=0.6)
-        ax_move.plot(np.arange(1, r.depth + 1), r.train.move.numpy(), color=col, lw=lw, label=r.label)
-        ks = r.train_summary.k_star
-        ax_lin.plot([ks], [float(r.train.loss[ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
-        ax_acc.plot([ks], [float(r.test.acc[ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
+            ks = r.train_summary.k_star
+            ax.plot([ks], [float(r.train.loss[ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
     ax_lin.plot([], [], color="0.4", ls="-", label="train")
     ax_lin.plot([], [], color="0.4", ls="--", label="test")
     ax_lin.plot([], [], "o", color="0.4", mfc="white", label=r"$k^\star$ (train loss)")
-    ax_lin.axhline(res.L0_exact, color="0.5", lw=0.8, ls=":")
-    ax_lin.text(
-        0.02 * N,
-        res.L0_exact * 1.01,
-        r"$L_0 = \log 10 - H(\tilde q)$",
-        ha="left",
-        va="bottom",
-        fontsize=8,
-        color="0.3",
-    )
-    ax_lin.set(
-        xlabel="layer $k$",
-        ylabel=r"stage loss $L_k$",
-        xlim=(0, N),
-        ylim=(0, 1.12 * res.L0_exact),
-        title="Fig. 5, linear scale",
-    )
-    ax_lin.legend(loc="center right", framealpha=0.9, fontsize=7)
-    ax_log.set(xlabel="layer $k$", ylabel=r"stage loss $L_k$", yscale="log", xlim=(0, N), title="Fig. 5, log scale")
-    ax_acc.set(
-        xlabel="layer $k$",
-        ylabel=r"accuracy $\mathrm{acc}_k$ (test dashed, train thin)",
-        xlim=(0, N),
-        ylim=(0, 1.02),
-        title="accuracy when cropped after $k$ blocks",
-    )
-    ax_move.set(
-        xlabel="layer $k$",
-        ylabel=r"RMS $\|x_{k}[{:}10] - x_{k-1}[{:}10]\|$",
-        yscale="log",
-        xlim=(0, N),
-        title="how far block $k$ moves the logits",
-    )
-    ax_move.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax_move.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
-    letter_panels((ax_lin, ax_log, ax_acc, ax_move))
+    ax_lin.axhline(res.L0_exact, color="0.5", lw=0.8, ls=":", label=r"$L_0 = \log 10 - H(\tilde q)$")
+    ax_lin.set(xlabel="layer $k$", ylabel=r"stage loss $L_k$", xlim=(0, N), ylim=(0, 1.08 * res.L0_exact))
+    ax_lin.set_title("linear scale")
+    ax_log.set(xlabel="layer $k$", ylabel=r"stage loss $L_k$", yscale="log", xlim=(0, N))
+    ax_log.set_title("log scale")
+    log_ticks(ax_log)
+    for ax in (ax_lin, ax_log):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    letter_panels((ax_lin, ax_log))
+    fig.legend(*ax_lin.get_legend_handles_labels(), loc="outside lower center", ncol=3)
     return fig
+
+
+def _layers_figure(res: Result) -> Figure:
+    """(c) the accuracy of the network cropped after k blocks (test dashed, train thin); (d) how far block k
+    moves the logits, RMS ‖x_k[:10] − x_{k−1}[:10]‖ (log scale); legend below."""
+    nets = res.networks
+    fig, axes = new_figure(2, 1, width=4.2, height=3.4)
+    ax_acc, ax_move = axes[0]
+    N = max(r.depth for r in nets)
+    for r, col in zip(nets, _colours(nets)):
+        k = np.arange(r.depth + 1)
+        lw = 2.0 if r.stage_cost else 1.3
+        ax_acc.plot(k, r.test.acc.numpy(), color=col, lw=lw, ls="--", label=r.label)
+        ax_acc.plot(k, r.train.acc.numpy(), color=col, lw=lw * 0.6, alpha=0.7)
+        ks = r.train_summary.k_star
+        ax_acc.plot([ks], [float(r.test.acc[ks])], "o", color=col, ms=6, mfc="white", mew=1.6)
+        ax_move.plot(np.arange(1, r.depth + 1), r.train.move.numpy(), color=col, lw=lw)
+    ax_acc.plot([], [], color="0.4", ls="--", label="test")
+    ax_acc.plot([], [], color="0.4", lw=0.8, alpha=0.7, label="train")
+    ax_acc.plot([], [], "o", color="0.4", mfc="white", label=r"$k^\star$ (train loss)")
+    ax_acc.set(xlabel="layer $k$", ylabel=r"accuracy $\mathrm{acc}_k$", xlim=(0, N), ylim=(0, 1.02))
+    ax_acc.set_title("cropped after $k$ blocks")
+    ax_move.set(xlabel="layer $k$", ylabel=r"RMS $\|x_{k}[{:}10] - x_{k-1}[{:}10]\|$", yscale="log", xlim=(0, N))
+    ax_move.set_title("how far block $k$ moves the logits")
+    log_ticks(ax_move)
+    for ax in (ax_acc, ax_move):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    letter_panels((ax_acc, ax_move), start=2)
+    fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside lower center", ncol=3)
+    return fig
+
+
+def plot_mnist_layer_loss(res: Result) -> list[Shown]:
+    """Paper 1, Figure 5 (a, b): L_k linear and log; Companion figure 1 (c, d): accuracy per layer and how far
+    each block moves the logits."""
+    stage = res.networks[0]
+    others = ", ".join(str(r.depth) for r in res.networks[1:])
+    return [
+        Shown(
+            _loss_figure(res),
+            f"Paper 1, Figure 5 (a, b). The stage loss L_k after each layer k, linear and log scale: the network "
+            f"of depth {stage.depth} trained with the stage cost (black) and those of depth {others} trained "
+            "without it (colours); training solid, test dashed, circles at each network's k⋆.",
+            "Two line plots of the stage loss against the layer, linear and logarithmic. The black stage-cost "
+            "curves fall within the first layers and then stay flat and low; the curves of the networks trained "
+            "without the stage cost stay high until their last layers.",
+        ),
+        Shown(
+            _layers_figure(res),
+            "Companion figure 1 (c, d). (c) The accuracy of each network cropped after k blocks (test dashed, "
+            "train thin, circles at k⋆); (d) the RMS distance the logits x_k[:10] move in block k (training set, "
+            "log scale).",
+            "Two line plots against the layer: the accuracy of the cropped networks, which for the stage-cost "
+            "network rises to its final level within the first layers, and on a log scale how far each block "
+            "moves the first ten state components.",
+            "layers",
+        ),
+    ]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

@@ -44,7 +44,8 @@ from lossdyn.dissipativity.turnpike import off_turnpike_count
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.device import intra_op_threads, resolve_device, resolve_dtype
 from lossdyn.pipeline.figures import Cost
-from lossdyn.pipeline.plotting import PALETTE, letter_panels, new_figure
+from lossdyn.pipeline.plotting import PALETTE, Shown, letter_panels, log_ticks, new_figure
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "prop16_verdict",
     "series",
     "slope_vs_horizon",
+    "time_table",
     "turnpike_time",
 ]
 
@@ -373,6 +375,13 @@ def key_numbers(res: Result) -> dict[str, Any]:
     return {
         "eps_turnpike": res.config.eps_turnpike,
         "trained_acc_threshold": TRAINED_ACC,
+        "verdict_rule": {
+            "slope_bounded": SLOPE_BOUNDED,
+            "slope_growing": SLOPE_GROWING,
+            "min_horizons": MIN_HORIZONS,
+            "gap_coincide": GAP_COINCIDE,
+            "gap_partial": GAP_PARTIAL,
+        },
         "representative_seed": res.representative,
         "refinement_gaps": _refinement_gaps(res),
         **{f"{s}, dt={dt:g}": _series_numbers(res, s, dt) for s, dt in series(res.config)},
@@ -462,39 +471,60 @@ def claims(res: Result) -> list[Claim]:
     return out + [_claim_equilibria(res), _claim_refinement(res)]
 
 
-# -- table ------------------------------------------------------------------------------------
-def count_table(res: Result) -> str:
-    """Per series (scheme, Δt) and horizon T: each network's status (T trained, u not trained, D diverged; seeds in
-    order), μ(Θ_ε,T) and t⋆ of every network and its final training accuracy; the slope of μ against T."""
+# -- tables -----------------------------------------------------------------------------------
+def _spread_text(values: list[float], fmt: str = "g") -> str:
+    """ "median (min–max)" of ``values`` ("–" when empty; the median alone when all are equal)."""
+    if not values:
+        return "–"
+    med, lo, hi = spread(values)
+    return format(med, fmt) if lo == hi else f"{med:{fmt}} ({lo:{fmt}}–{hi:{fmt}})"
+
+
+def _series_name(scheme: str, dt: float) -> str:
+    return f"{scheme}, Δt = {dt:g}"
+
+
+def count_table(res: Result) -> Table:
+    """One row per series (scheme, Δt): how many networks trained, did not train or diverged (all horizons),
+    μ(Θ_ε,T) of the trained ones per T as median (min–max) over the seeds (with the count of trained seeds
+    where not all trained), and the slope of the median against T."""
     horizons = sorted(res.config.horizons)
-    short = {"trained": "T", "not trained": "u", "diverged": "D"}
-    rows: list[tuple[str, list[str]]] = []
+    rows = []
     for scheme, dt in series(res.config):
         nets = _nets(res, scheme, dt)
-        by_T = {T: [(r, s) for r, s in nets if r.horizon == T] for T in horizons}
-        name = f"{scheme}, dt = {dt:g}"
-        rows += [
-            (f"{name}: status", ["".join(short[s] for _, s in by_T[T]) for T in horizons]),
-            (
-                "  mu(Theta), all",
-                [
-                    "/".join(f"{measure_of_off_turnpike_set(r, res.config.eps_turnpike):g}" for r, _ in by_T[T])
-                    for T in horizons
-                ],
-            ),
-            ("  t*, all", ["/".join(f"{turnpike_time(r):g}" for r, _ in by_T[T]) for T in horizons]),
-            ("  train acc at T", ["/".join(f"{float(r.train.acc[-1]):.3f}" for r, _ in by_T[T]) for T in horizons]),
-            (
-                "  slope of mu vs T (trained)",
-                [f"{slope_vs_horizon(mu_by_horizon(res, scheme, dt)):.3f}"] + [""] * (len(horizons) - 1),
-            ),
-        ]
-    w = max(10, *(len(cell) for _, cells in rows for cell in cells)) + 2
-    head = f"{'eps = ' + format(res.config.eps_turnpike, 'g'):<30}" + "".join(
-        f"{'T = ' + str(T):>{w}}" for T in horizons
+        c = status_counts([s for _, s in nets])
+        mu = mu_by_horizon(res, scheme, dt)
+        cells = []
+        for T in horizons:
+            total = sum(r.horizon == T for r, _ in nets)
+            text = _spread_text(mu.get(T, []))
+            cells.append(text if len(mu.get(T, [])) == total else f"{text}, {len(mu.get(T, []))} of {total} trained")
+        slope = slope_vs_horizon(mu)
+        status = f"{c['trained']}/{c['not trained']}/{c['diverged']}"
+        rows.append([_series_name(scheme, dt), status, *cells, slope])
+    eps = res.config.eps_turnpike
+    return Table(
+        ["series", "trained / not / diverged", *(f"μ at T = {T}" for T in horizons), "slope against T"],
+        rows,
+        caption=f"μ(Θ_ε,T), ε = {eps:g}, of the trained networks: median (min–max) over the seeds",
     )
-    lines = [head, "-" * len(head)] + [f"{name:<30}" + "".join(f"{c:>{w}}" for c in cells) for name, cells in rows]
-    return "\n".join(lines)
+
+
+def time_table(res: Result) -> Table:
+    """One row per series: the turnpike time t⋆ of the trained networks per T (median (min–max) over the seeds)
+    and the lowest final training accuracy of all its networks."""
+    horizons = sorted(res.config.horizons)
+    rows = []
+    for scheme, dt in series(res.config):
+        trained = _nets(res, scheme, dt, trained_only=True)
+        cells = [_spread_text([turnpike_time(r) for r, _ in trained if r.horizon == T]) for T in horizons]
+        lowest = min(float(r.train.acc[-1]) for r, _ in _nets(res, scheme, dt))
+        rows.append([_series_name(scheme, dt), *cells, lowest])
+    return Table(
+        ["series", *(f"t⋆ at T = {T}" for T in horizons), "lowest train acc_T"],
+        rows,
+        caption="Turnpike time t⋆ = Δt·k⋆ of the trained networks: median (min–max) over the seeds",
+    )
 
 
 # -- the figure --------------------------------------------------------------------------------
@@ -522,21 +552,21 @@ def _curves_panel(ax, res: Result, pairs: list[tuple[str, float]], key: str) -> 
                 getattr(r.train, key).numpy(),
                 color=col,
                 ls=STATUS_STYLE[s],
-                lw=1.8 if bold else 0.7,
-                alpha=1.0 if bold else 0.35,
+                lw=1.8 if bold else 0.9,
+                alpha=1.0 if bold else 0.5,
                 label=label,
             )
     if key == "dist":
         ax.axhline(res.config.eps_turnpike, color="k", lw=1.0, ls="--", label=r"$\varepsilon$")
     ylabel = r"stage loss $L(t)$ (train)" if key == "loss" else r"RMS dist$(x(t), X^\star_y)$"
     ax.set(xlabel="time $t$", ylabel=ylabel, yscale="log")
-    ax.legend(loc="upper right", framealpha=0.85, fontsize=6.5)
+    log_ticks(ax)
 
 
 def _mu_panel(ax, res: Result, pairs: list[tuple[str, float]]) -> None:
     """μ(Θ_ε,T) against T for each series: dots the trained seeds, line their median, crosses the others."""
     horizons = sorted(res.config.horizons)
-    ax.plot(horizons, horizons, color="0.5", ls=":", lw=1, label=r"$\mu = T$ (no turnpike)")
+    ax.plot(horizons, horizons, color="0.3", ls=":", lw=1.2, zorder=4, label=r"$\mu = T$ (no turnpike)")
     eps = res.config.eps_turnpike
     for scheme, dt in pairs:
         col = _colour(res, scheme, dt)
@@ -556,7 +586,7 @@ def _mu_panel(ax, res: Result, pairs: list[tuple[str, float]]) -> None:
             ax.plot(*zip(*failed), "x", color=col, ms=6)
     ax.plot([], [], "x", color="0.3", label="not trained / diverged")
     ax.set(xlabel="horizon $T$", ylabel=rf"$\mu(\Theta_{{\varepsilon,T}})$, $\varepsilon = {eps:g}$", ylim=(0, None))
-    ax.legend(loc="upper left", framealpha=0.85, fontsize=6.5)
+    ax.set_xticks(horizons)
 
 
 def _time_panel(ax, res: Result) -> None:
@@ -578,31 +608,100 @@ def _time_panel(ax, res: Result) -> None:
     horizons = sorted(res.config.horizons)
     ax.plot(horizons, horizons, color="0.5", ls=":", lw=1, label="$= T$")
     ax.set(xlabel="horizon $T$", ylabel=r"turnpike time $t^\star = \Delta t\,k^\star$", ylim=(0, None))
-    ax.legend(loc="upper left", framealpha=0.85, fontsize=6.5)
+    ax.set_xticks(horizons)
 
 
-def plot_neural_ode_turnpike(res: Result) -> Figure:
-    """Top row, explicit Euler: (a) L(t) and (b) d(t) at T = ``horizon`` for every Δt (bold: the representative
-    seed); (c) μ(Θ_ε,T) against T for every Δt. Bottom row, the schemes at ``scheme_dt``: (d) L(t), (e) μ(Θ_ε,T)
-    against T; (f) the turnpike time t⋆ against T of every series."""
+def _legend_below(fig: Figure, axes, *, statuses: bool = False, ncol: int = 3) -> None:
+    """One legend under the figure: the labelled artists of ``axes`` (each label once), then the status styles."""
+    from matplotlib.lines import Line2D
+
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    if statuses:
+        for s, ls in STATUS_STYLE.items():
+            handles.setdefault(s, Line2D([], [], color="0.4", ls=ls, lw=1.2))
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=ncol)
+
+
+def _pair(titles: tuple[str, str]):
+    """A figure of two panels side by side, legible at the column width, with their titles."""
+    fig, axes = new_figure(2, 1, width=4.2, height=3.3)
+    for ax, title in zip(axes[0], titles):
+        ax.set_title(title)
+    return fig, list(axes[0])
+
+
+def _seeds_text(res: Result) -> str:
+    """How the curve panels show the seeds, for this run's number of seeds."""
+    if res.config.seeds == 1:
+        return "one seed"
+    return (
+        f"bold: the representative of the {res.config.seeds} seeds (the trained one with the median k⋆ at the "
+        "finest Δt), faint: the others"
+    )
+
+
+def _dots_text(res: Result) -> str:
+    """What the dots and the line of the μ panels are, for this run's number of seeds."""
+    if res.config.seeds == 1:
+        return "dots: the one network per horizon when it trained, joined by a line"
+    return f"dots: the trained networks of the {res.config.seeds} seeds, line: their median"
+
+
+def plot_neural_ode_turnpike(res: Result) -> list[Shown]:
+    """Companion figure 1 (a, b): explicit Euler at T = ``horizon``, L(t) and d(t) for every Δt; Companion figure 2
+    (c, d): μ(Θ_ε,T) against T, Euler for every Δt and the schemes at ``scheme_dt``; Companion figure 3 (e, f):
+    L(t) per scheme and the turnpike time t⋆ against T of every series."""
     cfg = res.config
     euler = [("euler", dt) for dt in cfg.dts]
     schemes = [("euler", cfg.scheme_dt)] + [(s, cfg.scheme_dt) for s in cfg.schemes]
-    fig, axes = new_figure(3, 2, width=3.9, height=3.3)
-    _curves_panel(axes[0][0], res, euler, "loss")
-    axes[0][0].set_title(rf"Euler, $T = {cfg.horizon}$: $L(t)$ for each $\Delta t$")
-    _curves_panel(axes[0][1], res, euler, "dist")
-    axes[0][1].set_title(rf"Euler, $T = {cfg.horizon}$: distance to $X^\star_y$")
-    _mu_panel(axes[0][2], res, euler)
-    axes[0][2].set_title("Prop. 16: off-turnpike time, Euler")
-    _curves_panel(axes[1][0], res, schemes, "loss")
-    axes[1][0].set_title(rf"Prop. 18, $T = {cfg.horizon}$: $L(t)$ per scheme")
-    _mu_panel(axes[1][1], res, schemes)
-    axes[1][1].set_title(rf"Prop. 18: off-turnpike time, $\Delta t = {cfg.scheme_dt:g}$")
-    _time_panel(axes[1][2], res)
-    axes[1][2].set_title("turnpike time against the horizon")
-    letter_panels(a for row in axes for a in row)
-    return fig
+    T = cfg.horizon
+    fig1, ax1 = _pair((rf"Euler, $T = {T}$: $L(t)$", rf"Euler, $T = {T}$: distance to $X^\star_y$"))
+    _curves_panel(ax1[0], res, euler, "loss")
+    _curves_panel(ax1[1], res, euler, "dist")
+    letter_panels(ax1)
+    _legend_below(fig1, ax1, statuses=True)
+    fig2, ax2 = _pair(("Prop. 16: Euler", rf"Prop. 18: schemes, $\Delta t = {cfg.scheme_dt:g}$"))
+    _mu_panel(ax2[0], res, euler)
+    _mu_panel(ax2[1], res, schemes)
+    letter_panels(ax2, start=2)
+    _legend_below(fig2, ax2)
+    fig3, ax3 = _pair((rf"Prop. 18, $T = {T}$: $L(t)$ per scheme", "turnpike time against the horizon"))
+    _curves_panel(ax3[0], res, schemes, "loss")
+    _time_panel(ax3[1], res)
+    letter_panels(ax3, start=4)
+    _legend_below(fig3, ax3, statuses=True)
+    eps = cfg.eps_turnpike
+    return [
+        Shown(
+            fig1,
+            f"Companion figure 1 (a, b). Explicit Euler at the horizon T = {T}: the stage loss L(t) and the RMS "
+            f"distance d(t) to the minimiser lines for each Δt ({_seeds_text(res)}; dash-dotted: not trained, "
+            f"dotted: diverged; dashed in (b): ε = {eps:g}).",
+            "Two line plots against the time t on log scales, one curve per Euler step size: the stage loss and "
+            "the distance to the turnpike. Curves that coincide in t mean the discretisations agree.",
+        ),
+        Shown(
+            fig2,
+            f"Companion figure 2 (c, d). The measure μ(Θ_ε,T) of the off-turnpike time against the horizon T, "
+            f"ε = {eps:g}: (c) explicit Euler for each Δt, (d) Euler, midpoint and RK4 at Δt = {cfg.scheme_dt:g} "
+            f"({_dots_text(res)}; crosses: networks that did not train or diverged; dotted: μ = T, no turnpike).",
+            "Two line plots of the off-turnpike time against the horizon, one line per step size or scheme, with "
+            "the diagonal of no turnpike for reference. A bounded measure is a flat line well below the diagonal.",
+            "measure",
+        ),
+        Shown(
+            fig3,
+            f"Companion figure 3 (e, f). (e) The stage loss L(t) of Euler, midpoint and RK4 at Δt = "
+            f"{cfg.scheme_dt:g} and T = {T} ({_seeds_text(res)}); (f) the turnpike time t⋆ against T for every "
+            "scheme and step size (median of the trained networks; dotted: = T).",
+            "Left, line plots of the stage loss against the time for the three schemes; right, the turnpike time "
+            "against the horizon for every series, with the diagonal for reference.",
+            "schemes",
+        ),
+    ]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

@@ -15,12 +15,13 @@ verdict rule are ours (book/methods.md#p1-horizon-choices).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import MaxNLocator
 
 from lossdyn.dissipativity.soft_ce import delta
 from lossdyn.dissipativity.spirals import (
@@ -39,7 +40,8 @@ from lossdyn.dissipativity.training import NetworkRecord, network_spec
 from lossdyn.dissipativity.turnpike import off_turnpike_count
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.figures import Cost
-from lossdyn.pipeline.plotting import PALETTE, letter_panels, new_figure
+from lossdyn.pipeline.plotting import PALETTE, Shown, letter_panels, log_ticks, new_figure
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
@@ -47,9 +49,11 @@ __all__ = [
     "Result",
     "claims",
     "count_table",
+    "depth_table",
     "estimate",
     "finish",
     "key_numbers",
+    "misclassified_summary",
     "network_specs",
     "off_turnpike_counts",
     "plan",
@@ -274,6 +278,7 @@ def key_numbers(res: Result) -> dict[str, Any]:
     return {
         "eps_turnpike": res.config.eps_turnpike,
         "trained_acc_threshold": TRAINED_ACC,
+        "verdict_rule": {"slope_bounded": SLOPE_BOUNDED, "slope_growing": SLOPE_GROWING, "min_depths": MIN_DEPTHS},
         **{f"n={n}": _numbers_of_dim(res, n) for n in res.config.state_dims},
     }
 
@@ -328,44 +333,82 @@ def claims(res: Result) -> list[Claim]:
 
 
 # -- tables -----------------------------------------------------------------------------------
-def _count_rows(res: Result, n: int) -> list[tuple[str, list[str]]]:
-    """The rows of :func:`count_table` for state dimension ``n`` (cells: one value per seed, joined by /)."""
-    depths = sorted(res.config.depths)
-    nets = _nets(res, n)
-    short = {"trained": "T", "not trained": "u", "diverged": "D"}
-    rows: list[tuple[str, list[str]]] = [
-        ("status (T/u/D)", ["".join(short[s] for r, s in nets if r.depth == N) for N in depths])
-    ]
-    for e in _eps_values(res):
-        c = off_turnpike_counts(res, e, n)
-        rows.append((f"#off trained, eps = {e:g}", ["/".join(map(str, c.get(N, []))) or "-" for N in depths]))
-    e = res.config.eps_turnpike
-    c = off_turnpike_counts(res, e, n, "test")
-    rows.append((f"#off test, eps = {e:g}", ["/".join(map(str, c.get(N, []))) or "-" for N in depths]))
-    for name, get in (
-        ("k* (train loss, 5%)", lambda r: str(r.train_summary.k_star)),
-        ("train acc at N", lambda r: f"{float(r.train.acc[-1]):.3f}"),
-        ("RMS dist d_N", lambda r: f"{float(r.train.dist[-1]):.3f}"),
-    ):
-        rows.append((f"{name}, all", ["/".join(get(r) for r, _ in nets if r.depth == N) for N in depths]))
-    return rows
+def _spread_text(values: list[float], fmt: str = "g") -> str:
+    """ "median (min–max)" of ``values`` ("–" when empty; the median alone when all are equal)."""
+    if not values:
+        return "–"
+    med, lo, hi = spread(values)
+    return format(med, fmt) if lo == hi else f"{med:{fmt}} ({lo:{fmt}}–{hi:{fmt}})"
 
 
-def count_table(res: Result) -> str:
-    """Per state dimension: each network's status (T trained, u not trained, D diverged; seeds in order),
-    #Q̄_ε of the trained networks for every ε and N, then k⋆, acc_N and d_N of every network, and the slope."""
+def _at_depth(res: Result, n: int, N: int, get, *, trained_only: bool = True) -> list[float]:
+    """``get(record)`` of the networks of state dimension ``n`` and depth ``N`` (the trained ones by default)."""
+    return [get(r) for r, _ in _nets(res, n, trained_only=trained_only) if r.depth == N]
+
+
+def count_table(res: Result) -> Table:
+    """Per state dimension and depth: how many networks trained, did not train or diverged, #Q̄_ε of the
+    trained ones for every ε (train; test at the ε of the claim) as median (min–max) over the seeds, and
+    the slope of the median against N at the ε of the claim."""
     depths = sorted(res.config.depths)
-    lines = []
+    eps = res.config.eps_turnpike
+    rows = []
     for n in res.config.state_dims:
-        rows = _count_rows(res, n)
-        w = max(10, *(len(cell) for _, cells in rows for cell in cells)) + 2
-        head = f"{'n = ' + str(n):<28}" + "".join(f"{'N = ' + str(N):>{w}}" for N in depths)
-        lines += [head, "-" * len(head)]
-        lines += [f"{name:<28}" + "".join(f"{cell:>{w}}" for cell in cells) for name, cells in rows]
-        e = res.config.eps_turnpike
-        s = slope_vs_depth(off_turnpike_counts(res, e, n))
-        lines += [f"{'slope of #off vs N':<28}{s:>{w}.3f}  (eps = {e:g}, median of the trained seeds)", ""]
-    return "\n".join(lines).rstrip()
+        c = {N: status_counts([s for r, s in _nets(res, n) if r.depth == N]) for N in depths}
+        rows.append(
+            [n, "trained / not / diverged"] + [f"{v['trained']}/{v['not trained']}/{v['diverged']}" for v in c.values()]
+        )
+        for e in _eps_values(res):
+            counts = off_turnpike_counts(res, e, n)
+            rows.append([n, f"#Q̄_ε, ε = {e:g}"] + [_spread_text(counts.get(N, [])) for N in depths])
+        test = off_turnpike_counts(res, eps, n, "test")
+        rows.append([n, f"#Q̄_ε test, ε = {eps:g}"] + [_spread_text(test.get(N, [])) for N in depths])
+        slope = slope_vs_depth(off_turnpike_counts(res, eps, n))
+        rows.append([n, f"slope against N, ε = {eps:g}", f"{slope:.3f}"] + [""] * (len(depths) - 1))
+    return Table(
+        ["n", ""] + [f"N = {N}" for N in depths],
+        rows,
+        caption="Off-turnpike layers #Q̄_ε of the trained networks: median (min–max) over the seeds",
+    )
+
+
+def depth_table(res: Result) -> Table:
+    """Per state dimension and depth: k⋆ and d_N of the trained networks and acc_N of every network, as
+    median (min–max) over the seeds."""
+    depths = sorted(res.config.depths)
+    rows = []
+    for n in res.config.state_dims:
+        rows.append([n, "k⋆ (train loss), trained"] + [_spread_text(_at_depth(res, n, N, _k_star)) for N in depths])
+        rows.append([n, "RMS d_N, trained"] + [_spread_text(_at_depth(res, n, N, _d_last), ".2f") for N in depths])
+        acc = [_spread_text(_at_depth(res, n, N, _acc_last, trained_only=False), ".3f") for N in depths]
+        rows.append([n, "train acc_N, all"] + acc)
+    return Table(["n", ""] + [f"N = {N}" for N in depths], rows, caption="Required depth, last distance and accuracy")
+
+
+def _k_star(r: NetworkRecord) -> float:
+    return r.train_summary.k_star
+
+
+def _d_last(r: NetworkRecord) -> float:
+    return float(r.train.dist[-1])
+
+
+def _acc_last(r: NetworkRecord) -> float:
+    return float(r.train.acc[-1])
+
+
+def misclassified_summary(res: Result) -> str:
+    """Why a 2-D state that does not fit every point keeps d_k high: a point on the other class's minimiser
+    line (z = x_1 − x_2 = ∓z⋆ instead of ±z⋆) lies 2z⋆/√2 from its own, so a fraction f of such points alone
+    gives the RMS distance √f · 2z⋆/√2; it equals ε at f = (ε√2 / 2z⋆)²."""
+    eps = res.config.eps_turnpike
+    far = 2 * res.z_star / math.sqrt(2)
+    return (
+        f"With p_d = {res.config.p_d:g} the minimiser lines are x₁ − x₂ = ±z⋆ with z⋆ = {res.z_star:.4f} "
+        f"(Lemma 3), so a point on the other class's line is 2z⋆/√2 = {far:.2f} away from its own, and a "
+        f"fraction of {(eps / far) ** 2:.1%} of such points alone gives d_k = ε = {eps:g} at every layer, "
+        "whatever N."
+    )
 
 
 # -- the figure --------------------------------------------------------------------------------
@@ -374,12 +417,12 @@ STATUS_STYLE = {"trained": "-", "not trained": "-.", "diverged": ":"}
 
 
 def _count_panel(ax, res: Result, n: int) -> None:
-    """#Q̄_ε against N for each ε: dots the trained seeds, line their median; crosses the networks that did
-    not train or diverged (at the ε of the claim); #Q̄ = N for reference."""
+    """#Q̄_ε against N for each ε: dots the trained networks, line the median of the trained ones; crosses
+    the networks that did not train or diverged (at the ε of the claim); #Q̄ = N for reference."""
     depths = sorted(res.config.depths)
     eps_main = res.config.eps_turnpike
     n_arr = np.array(depths)
-    ax.plot(n_arr, n_arr, color="0.5", ls=":", lw=1, label=r"$\#\bar Q_\varepsilon = N$ (no turnpike)")
+    ax.plot(n_arr, n_arr, color="0.3", ls=":", lw=1.2, zorder=4, label=r"$\#\bar Q_\varepsilon = N$ (no turnpike)")
     for i, e in enumerate(_eps_values(res)):
         counts = off_turnpike_counts(res, e, n)
         col = PALETTE[i % 7]
@@ -391,75 +434,129 @@ def _count_panel(ax, res: Result, n: int) -> None:
     failed = [(r.depth, off_turnpike_count(r.train.dist, eps_main)) for r, s in _nets(res, n) if s != "trained"]
     if failed:
         ax.plot(*zip(*failed), "x", color="k", ms=6, label=rf"not trained / diverged ($\varepsilon = {eps_main:g}$)")
-    ax.set(
-        xlabel="depth $N$",
-        ylabel=r"$\#\bar Q_\varepsilon$ = layers $k<N$ with $d_k > \varepsilon$",
-        title=rf"Prop. 12, $n = {n}$: off-turnpike layers",
-        ylim=(0, None),
-    )
-    ax.legend(loc="upper left", framealpha=0.85, fontsize=6.5)
+    ax.set(xlabel="depth $N$", ylabel=r"$\#\bar Q_\varepsilon$ (layers $k<N$ with $d_k > \varepsilon$)", ylim=(0, None))
+    ax.set_xticks(depths)
+    ax.set_title(rf"$n = {n}$")
 
 
 def _k_star_panel(ax, res: Result, n: int) -> None:
-    """The seed medians of k⋆ and k⋆_acc of the trained networks against N."""
+    """The medians of k⋆ and k⋆_acc over the trained networks against N."""
     depths = sorted(res.config.depths)
     for key, style, name in (
-        ("k_star", dict(marker="o", ms=8, ls="-", lw=2), r"$k^\star$ (loss, 5 %)"),
-        ("k_star_acc", dict(marker="s", ms=4, ls="--", lw=1), r"$k^\star_\mathrm{acc}$"),
+        ("k_star", dict(marker="o", ms=8, ls="-", lw=2, color=PALETTE[0]), r"$k^\star$ (loss)"),
+        ("k_star_acc", dict(marker="s", ms=4, ls="--", lw=1, color=PALETTE[1]), r"$k^\star_\mathrm{acc}$"),
     ):
-        vals = {
-            N: [getattr(r.train_summary, key) for r, _ in _nets(res, n, trained_only=True) if r.depth == N]
-            for N in depths
-        }
+        vals = {N: _at_depth(res, n, N, lambda r, k=key: getattr(r.train_summary, k)) for N in depths}
         shown = [N for N in depths if vals[N]]
-        ax.plot(shown, [spread(vals[N])[0] for N in shown], label=name + " (median, trained)", **style)
+        ax.plot(shown, [spread(vals[N])[0] for N in shown], label=name + ", median of the trained", **style)
     ax.plot(depths, depths, color="0.5", ls=":", lw=1, label=r"$= N$")
-    ax.set(xlabel="depth $N$", ylabel="required depth", title=rf"$n = {n}$: required depth $k^\star$", ylim=(0, None))
-    ax.legend(loc="upper left", framealpha=0.85, fontsize=7)
+    ax.set(xlabel="depth $N$", ylabel="required depth", ylim=(0, None))
+    ax.set_xticks(depths)
+    ax.set_title(rf"$n = {n}$")
 
 
-def _layer_panels(ax_d, ax_l, res: Result, n: int) -> None:
-    """d_k and L_k against k for every network of state dimension ``n`` (colour: N; line style: status)."""
-    depths = sorted(res.config.depths)
-    for i, N in enumerate(depths):
+def _layer_panel(ax, res: Result, n: int, key: str) -> None:
+    """d_k (``key = "dist"``, with the ε levels) or L_k (``"loss"``) against k for every network of state
+    dimension ``n`` (colour: N; line style: status)."""
+    for i, N in enumerate(sorted(res.config.depths)):
         col = PALETTE[i % 7]
-        first = True
-        for r, s in _nets(res, n):
-            if r.depth != N:
-                continue
-            kw = dict(color=col, ls=STATUS_STYLE[s], lw=1.0 if s == "trained" else 0.7, alpha=0.7)
-            ax_d.plot(np.arange(N + 1), r.train.dist.numpy(), label=f"N = {N}" if first else None, **kw)
-            ax_l.plot(np.arange(N + 1), r.train.loss.numpy(), label=f"N = {N}" if first else None, **kw)
-            first = False
-    for s, ls in STATUS_STYLE.items():
-        ax_l.plot([], [], color="0.4", ls=ls, lw=0.8, label=s)
-    for e in _eps_values(res):
-        ax_d.axhline(e, color="k", lw=1.2 if e == res.config.eps_turnpike else 0.6, ls="--")
-    ax_d.set(
-        xlabel="layer $k$",
-        ylabel=r"RMS dist$(x_k, X^\star_y)$ $d_k$",
-        yscale="log",
-        title=rf"$n = {n}$: distance to the turnpike (dashed: $\varepsilon$)",
-    )
-    ax_d.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax_d.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
-    ax_d.legend(loc="upper right", framealpha=0.85, fontsize=7)
-    ax_l.set(xlabel="layer $k$", ylabel=r"stage loss $L_k$ (train)", yscale="log", title=rf"$n = {n}$: stage loss")
-    ax_l.legend(loc="upper right", framealpha=0.85, fontsize=7)
+        for j, (r, s) in enumerate((r, s) for r, s in _nets(res, n) if r.depth == N):
+            kw = dict(color=col, ls=STATUS_STYLE[s], lw=1.2 if s == "trained" else 0.9, alpha=0.8)
+            ax.plot(np.arange(N + 1), getattr(r.train, key).numpy(), label=f"N = {N}" if j == 0 else None, **kw)
+    if key == "dist":
+        for e in _eps_values(res):
+            ax.axhline(e, color="k", lw=1.2 if e == res.config.eps_turnpike else 0.6, ls="--")
+        ax.set(ylabel=r"RMS dist$(x_k, X^\star_y)$ $d_k$")
+        ax.set_title(rf"$n = {n}$: distance to the turnpike")
+    else:
+        ax.set(ylabel=r"stage loss $L_k$ (train)")
+        ax.set_title(rf"$n = {n}$: stage loss")
+    ax.set(xlabel="layer $k$", yscale="log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    log_ticks(ax)
 
 
-def plot_turnpike_horizon(res: Result) -> Figure:
-    """One row per state dimension n: (a) #Q̄_ε against N for each ε (dots: trained seeds, line: their
-    median, crosses: networks that did not train or diverged) with #Q̄ = N for reference; (b) k⋆ against N;
-    (c) the RMS distance d_k against k for every network; (d) the stage loss L_k (line style: status)."""
+def _legend_below(fig: Figure, axes, extra: list | None = None, ncol: int = 3) -> None:
+    """One legend under the whole figure: the labelled artists of ``axes`` (each label once), then ``extra``."""
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    for h in extra or []:
+        handles.setdefault(h.get_label(), h)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=ncol)
+
+
+def _status_handles() -> list:
+    """Legend entries for the line styles of the three statuses."""
+    from matplotlib.lines import Line2D
+
+    return [Line2D([], [], color="0.4", ls=ls, lw=1.2, label=s) for s, ls in STATUS_STYLE.items()]
+
+
+def _dots_text(res: Result) -> str:
+    """What the dots and the line of the count panels are, for this run's number of seeds."""
+    if res.config.seeds == 1:
+        return "dots: the one network per depth when it trained, joined by a line"
+    return f"dots: the trained networks of the {res.config.seeds} seeds per depth, line: their median"
+
+
+def _figure_row(res: Result, panel, nrows: int = 1, height: float = 3.3):
+    """A figure with one column per state dimension (``nrows`` rows), ``panel(ax, n, row)`` drawing each."""
     dims = res.config.state_dims
-    fig, axes = new_figure(4, len(dims), width=3.9, height=3.4)
-    for row, n in zip(axes, dims):
-        _count_panel(row[0], res, n)
-        _k_star_panel(row[1], res, n)
-        _layer_panels(row[2], row[3], res, n)
-    letter_panels(a for row in axes for a in row)
-    return fig
+    fig, axes = new_figure(len(dims), nrows, width=min(4.2, 8.4 / len(dims)), height=height)
+    for row in range(nrows):
+        for ax, n in zip(axes[row], dims):
+            panel(ax, n, row)
+    return fig, [a for row in axes for a in row]
+
+
+def plot_turnpike_horizon(res: Result) -> list[Shown]:
+    """Companion figure 1: #Q̄_ε against N per state dimension; Companion figure 2: d_k and L_k against k for
+    every network; Companion figure 3: k⋆ against N (panel letters continue over the page)."""
+    dims = res.config.state_dims
+    m = len(dims)
+    fig1, ax1 = _figure_row(res, lambda ax, n, row: _count_panel(ax, res, n))
+    letter_panels(ax1)
+    _legend_below(fig1, ax1)
+    fig2, ax2 = _figure_row(res, lambda ax, n, row: _layer_panel(ax, res, n, ("dist", "loss")[row]), 2)
+    letter_panels(ax2, start=m)
+    _legend_below(fig2, ax2, _status_handles(), ncol=max(3, len(res.config.depths)))
+    fig3, ax3 = _figure_row(res, lambda ax, n, row: _k_star_panel(ax, res, n))
+    letter_panels(ax3, start=3 * m)
+    _legend_below(fig3, ax3)
+    eps = res.config.eps_turnpike
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    dims_text = " and ".join(f"n = {n}" for n in dims)
+    return [
+        Shown(
+            fig1,
+            f"Companion figure 1 ({', '.join(letters[:m])}). The off-turnpike count #Q̄_ε against the depth N, "
+            f"for {dims_text}, at ε = " + ", ".join(f"{e:g}" for e in _eps_values(res)) + f" ({_dots_text(res)}; "
+            f"crosses: networks that did not train or diverged, at ε = {eps:g}; dotted: #Q̄_ε = N, no turnpike).",
+            "Line plots of the number of layers off the turnpike against the depth, one panel per state "
+            "dimension, one line per epsilon, with the diagonal of no turnpike for reference. A bounded count "
+            "is a flat line well below the diagonal.",
+        ),
+        Shown(
+            fig2,
+            f"Companion figure 2 ({letters[m]}–{letters[3 * m - 1]}). Top: the RMS distance d_k to the "
+            "minimiser lines against the layer k (dashed: the ε levels); bottom: the stage loss L_k; every "
+            "network, colour by depth N, line style by status (log scales).",
+            "Line plots against the layer, one column per state dimension: the distance to the turnpike on top "
+            "and the stage loss below, one curve per network coloured by its depth. Curves of every depth that "
+            "drop below the epsilon lines after the same few layers mean a bounded off-turnpike count.",
+            "layers",
+        ),
+        Shown(
+            fig3,
+            f"Companion figure 3 ({', '.join(letters[3 * m : 4 * m])}). The loss-based required depth k⋆ and "
+            "the accuracy-based k⋆_acc against N (median of the trained networks; dotted: = N).",
+            "Line plots of the required depth against the network depth, one panel per state dimension, with "
+            "the diagonal for reference; a flat line means the extra depth is spent on the turnpike.",
+            "required-depth",
+        ),
+    ]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lossdyn.dynamical.ensemble import CPU_CHUNK, Member, TrainSpec
 from lossdyn.dynamical.outcome import describe, outcome, total
@@ -29,7 +29,8 @@ from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES
 from lossdyn.pipeline.figures import Cost, ensemble_cost
-from lossdyn.pipeline.plotting import PALETTE, edge_of_stability, new_figure
+from lossdyn.pipeline.plotting import PALETTE, Shown, edge_of_stability, letter_panels, new_figure
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import EnsemblePlan
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "lambda_table",
     "plan",
     "plot_size_vs_learning_rate",
+    "runs_table",
+    "summary",
 ]
 
 
@@ -268,7 +271,8 @@ def _key(r: Run) -> str:
 
 
 def key_numbers(res: Result) -> dict[str, Any]:
-    """The sidecar's numbers, per run ``H=…,eta=…``, named like the :class:`Run` fields."""
+    """The sidecar's numbers, per run ``H=…,eta=…``, named like the :class:`Run` fields; ``n_train_points``, the
+    size of the training set; ``paper``: what Fig. 1's caption states."""
     return {
         "lambda_max_final": {_key(r): r.lambda_max_final for r in res.runs},
         "lambda_max_final_sem": {_key(r): r.lambda_max_final_sem for r in res.runs},
@@ -281,26 +285,113 @@ def key_numbers(res: Result) -> dict[str, Any]:
         "n_not_trained": {_key(r): r.n_not_trained for r in res.runs},
         "n_diverged": {_key(r): r.n_diverged for r in res.runs},
         "dtype": res.dtype,
+        "n_train_points": int(res.y.numel()),
+        # Fig. 1's caption (arXiv:2410.10690): three network sizes, two learning rates, 20 simulations averaged;
+        # the sizes, rates and run lengths are not stated.
+        "paper": {"n_sizes": 3, "n_learning_rates": 2, "n_simulations": 20},
     }
 
 
-def lambda_table(res: Result) -> str:
-    """One row per (H, η) at fixed precision (printed by the notebook); means over the networks that did not
-    diverge, and the networks per status (book/methods.md#p2-outcome)."""
-    lines = [
-        "     H     eta   steps  loss (2nd half)  final loss  lambda_max: final ± SEM   2nd-half mean   peak    "
-        "final*eta/2  runs with instability  train acc  trained / not trained / diverged"
+def lambda_table(res: Result) -> Table:
+    """Loss and λ_max per (H, η): means over the networks that did not diverge (book/methods.md#p2-outcome);
+    "2nd half" = each network's mean over steps ≥ steps/2, then the mean over networks."""
+    rows = [
+        [
+            r.H,
+            r.eta,
+            r.steps,
+            r.loss_late,
+            r.final_loss,
+            r.lambda_max_final,
+            r.lambda_max_final_sem,
+            r.lambda_max_late,
+            r.lambda_max_peak,
+        ]
+        for r in res.runs
     ]
-    for r in res.runs:
-        lines.append(
-            f"{r.H:>6} {r.eta:>7.3f} {r.steps:>7d}  {r.loss_late:>15.4f}  {r.final_loss:>10.4f}  "
-            f"{r.lambda_max_final:>10.4f} ± {r.lambda_max_final_sem:>7.4f}   {r.lambda_max_late:>13.4f}  "
-            f"{r.lambda_max_peak:>6.3f}  {r.lambda_max_final * r.eta / 2:>11.3f}  "
-            f"{r.fraction_with_instability:>21.2f}  {r.train_acc:>9.3f}  "
-            f"{r.n_trained:>7d} / {r.n_not_trained:>11d} / {r.n_diverged:>8d}"
+    columns = ["H", "η", "steps", "loss, 2nd half", "final loss", "final λmax", "± SEM", "λmax, 2nd half", "peak λmax"]
+    return Table(
+        columns,
+        rows,
+        caption=f"Loss and λmax per width H and learning rate η (mean of the networks that did not diverge, "
+        f"of {res.n_seeds} per setting).",
+        formats={"η": "g", "loss, 2nd half": ".4f", "final loss": ".4f", "± SEM": ".3f"},
+    )
+
+
+def runs_table(res: Result) -> Table:
+    """The edge-of-stability ratio λ_max·η/2 (2nd half and final), the fraction of runs with an instability,
+    the training accuracy and the networks per status (trained / not trained / diverged) per (H, η)."""
+    rows = [
+        [
+            r.H,
+            r.eta,
+            r.lambda_max_late * r.eta / 2,
+            r.lambda_max_final * r.eta / 2,
+            r.fraction_with_instability,
+            r.train_acc,
+            r.n_trained,
+            r.n_not_trained,
+            r.n_diverged,
+        ]
+        for r in res.runs
+    ]
+    columns = [
+        "H",
+        "η",
+        "λmax·η/2, 2nd half",
+        "final λmax·η/2",
+        "runs with an instability",
+        "train acc.",
+        "trained",
+        "not trained",
+        "diverged",
+    ]
+    return Table(
+        columns,
+        rows,
+        caption="λmax·η/2 (1 = edge of stability), instabilities, training accuracy and status of the networks; "
+        "all runs: " + describe(total([r.counts for r in res.runs])) + ".",
+        formats={"η": "g", "runs with an instability": ".2f", "train acc.": ".3f"},
+    )
+
+
+def _ordered_text(values: list[float]) -> str:
+    """How a sequence over increasing widths runs: "decreasing", "increasing" or "not monotone in H"."""
+    pairs = list(zip(values, values[1:]))
+    if pairs and all(a > b for a, b in pairs):
+        return "decreasing with H"
+    if pairs and all(a < b for a, b in pairs):
+        return "increasing with H"
+    return "not monotone in H" if pairs else "one width only"
+
+
+def summary(res: Result) -> str:
+    """Generated prose, plain text (the book renders a Markdown output without math): per η, the loss over the
+    second half and λ_max·η/2 per width (fixed precision), and whether each runs monotonically with H; only
+    networks that did not diverge (book/methods.md#p2-outcome)."""
+    parts = []
+    for eta in sorted(res.etas):
+        rs = [r for r in (_run(res, H, eta) for H in res.widths) if r.n_ok]
+        if not rs:
+            parts.append(f"* η = {eta:g}: every network diverged.")
+            continue
+        where = "H = " + ", ".join(str(r.H) for r in rs)
+        losses = [r.loss_late for r in rs]
+        ratios = [r.lambda_max_late * eta / 2 for r in rs]
+        parts.append(
+            f"* η = {eta:g} ({where}): loss over the second half "
+            + ", ".join(f"{v:.4f}" for v in losses)
+            + f" ({_ordered_text(losses)}); λmax·η/2 over the second half "
+            + ", ".join(f"{v:.2f}" for v in ratios)
+            + f" ({_ordered_text(ratios)}); largest distance from the edge of stability "
+            + f"{max(abs(v - 1) for v in ratios):.2f}."
         )
-    lines.append("all runs: " + describe(total([r.counts for r in res.runs])))
-    return "\n".join(lines)
+    head = (
+        f"Measured in this build (means of the networks that did not diverge, of {res.n_seeds} per setting; "
+        "1 is the edge of stability λmax = 2/η):"
+    )
+    return head + "\n\n" + "\n".join(parts)
 
 
 def _late_ratio(res: Result, H: int, eta: float) -> str:
@@ -432,78 +523,129 @@ def claims(res: Result) -> list[Claim]:
 _LINES = ("-", "--", ":", "-.")
 
 
-def plot_size_vs_learning_rate(res: Result) -> Figure:
-    """(a) mean loss against t (inset: the training set); (b) mean λ_max against t with 2/η;
-    (c) λ_max·η/2 over the second half of training against width. Means are over the networks that did not
-    diverge; a (H, η) with diverged networks says how many in its legend entry and is marked × at the foot of
-    panel (c) (book/methods.md#p2-outcome)."""
-    fig, axes = new_figure(3, 1, width=4.4, height=3.8)
-    ax_l, ax_k, ax_r = axes[0]
+def _plain_log_ticks(axis) -> None:
+    """Label a log axis at 1, 2 and 5 times the powers of ten in plain numbers, minor ticks unlabelled (a
+    loss that spans less than a decade would otherwise get a crowded label at every minor tick)."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _plot_curves(res: Result) -> Shown:
+    """Paper 2, Fig. 1 (a, b): mean loss and mean λ_max against t for every (H, η), with 2/η in (b); a
+    (H, η) with diverged networks says how many in its legend entry (book/methods.md#p2-outcome)."""
+    fig, axes = new_figure(2, 1, width=4.2, height=3.5)
+    ax_l, ax_k = axes[0]
     etas = sorted(res.etas)
     for r in res.runs:
         color = PALETTE[res.widths.index(r.H) % len(PALETTE)]
         ls = _LINES[etas.index(r.eta) % len(_LINES)]
         t = 0.5 * (r.loss_bin_start.numpy() + r.loss_bin_end.numpy() - 1) + 1
         div = f" ({r.n_diverged} of {r.n_ok + r.n_diverged} diverged)" if r.n_diverged else ""
-        ax_l.plot(t, r.loss_mean.numpy(), ls, color=color, lw=1.3, label=f"H = {r.H}, η = {r.eta:g}{div}")
-        lt = r.lambda_t.numpy() + 1
-        ax_k.plot(lt, r.lambda_max_mean.numpy(), ls, color=color, lw=1.3, marker=".", ms=3)
+        ax_l.plot(t, r.loss_mean.numpy(), ls, color=color, lw=1.4, label=f"H = {r.H}, η = {r.eta:g}{div}")
+        ax_k.plot(r.lambda_t.numpy() + 1, r.lambda_max_mean.numpy(), ls, color=color, lw=1.4, marker=".", ms=3)
     for eta, ls in zip(etas, _LINES):
         edge_of_stability(ax_k, eta, color="0.25", ls=ls, lw=0.9)
-        ax_k.text(
-            0.99,
-            2 / eta * 0.93,
+        ax_k.text(  # at the left, where λ_max is still far below every edge of stability
+            0.02,
+            2 / eta * 1.06,
             rf"$2/\eta$ = {2 / eta:g}",
-            fontsize=7,
+            fontsize=9,
             color="0.25",
-            ha="right",
-            va="top",
+            ha="left",
+            va="bottom",
             transform=ax_k.get_yaxis_transform(),
         )
     ax_l.set(xscale="log", yscale="log", xlabel="GD step $t$ + 1", ylabel=r"mean $\mathcal{F}_{\mathrm{CE}}$")
-    handles, labels = ax_l.get_legend_handles_labels()
-    ax_k.legend(handles, labels, loc="upper left", fontsize=7, framealpha=0.85)
     ax_k.set(xscale="log", yscale="log", xlabel="GD step $t$ + 1", ylabel=r"mean $\lambda_{\max}$")
-    ax_l.set_title(f"(a) mean of {res.n_seeds} runs, diverged ones left out", loc="left")
-    ax_k.set_title("(b)", loc="left")
-    inset = ax_l.inset_axes([0.03, 0.03, 0.34, 0.38])
-    X, y = res.X.numpy(), res.y.numpy()
-    for c in range(3):
-        inset.scatter(X[y == c, 0], X[y == c, 1], s=2, color=PALETTE[c])
-    inset.set(xticks=[], yticks=[], aspect="equal")
-    inset.grid(False)
+    _plain_log_ticks(ax_l.yaxis)
+    _plain_log_ticks(ax_k.yaxis)
+    ax_l.set_title("loss")
+    ax_k.set_title(r"$\lambda_{\max}$ and $2/\eta$")
+    letter_panels([ax_l, ax_k])
+    fig.legend(*ax_l.get_legend_handles_labels(), loc="outside lower center", ncol=min(3, len(res.runs)))
+    return Shown(
+        fig,
+        f"Paper 2, Figure 1 (a, b). Mean cross-entropy (a) and mean λmax (b) against the GD step, one line per width "
+        f"H (colour) and learning rate η (line style), each the mean of the networks that did not diverge out of "
+        f"{res.n_seeds}; the grey lines in (b) are the edges of stability 2/η.",
+        "Two log-log panels against the gradient-descent step. Left: the mean training loss for each width and "
+        "learning rate. Right: the mean top Hessian eigenvalue for the same runs, with a horizontal grey line at "
+        "2/η for each learning rate, drawn in that learning rate's line style.",
+    )
+
+
+def _plot_ratio(ax, res: Result) -> None:
+    """λ_max·η/2 over the second half of training against H, one series per η (SEM bars); × at the foot for a
+    width with diverged networks (book/methods.md#p2-outcome)."""
+    etas = sorted(res.etas)
     widths = np.array(res.widths, dtype=float)
     for eta, ls in zip(etas, _LINES):
         rs = [_run(res, H, eta) for H in res.widths]
-        ax_r.errorbar(
+        ax.errorbar(
             widths,
             [r.lambda_max_late * eta / 2 for r in rs],
             yerr=np.nan_to_num([r.lambda_max_late_sem * eta / 2 for r in rs]),
             fmt="o" + ls,
             color="0.2",
             mfc=PALETTE[etas.index(eta)],
+            ms=6,
             capsize=3,
             label=f"η = {eta:g}",
         )
         bad = [r.H for r in rs if r.n_diverged]
         if bad:
-            ax_r.plot(
+            ax.plot(
                 bad,
                 [0.04] * len(bad),
                 "x",
                 color=PALETTE[etas.index(eta)],
                 ms=7,
                 mew=1.5,
-                transform=ax_r.get_xaxis_transform(),
+                transform=ax.get_xaxis_transform(),
                 label=f"η = {eta:g}: runs diverged",
             )
-    ax_r.axhline(1.0, color="0.3", ls="--", lw=1)
-    ax_r.set(xscale="log", xlabel="hidden width $H$", ylabel=r"$\lambda_{\max}\,\eta/2$ (2nd half of training)")
-    ax_r.set_xticks(widths, [f"{int(w)}" for w in widths])
-    ax_r.minorticks_off()
-    ax_r.set_title("(c) 1 = edge of stability", loc="left")
-    ax_r.legend(loc="lower right", framealpha=0.85)
-    return fig
+    ax.axhline(1.0, color="0.3", ls="--", lw=1, label="edge of stability")
+    ax.set(xscale="log", xlabel="hidden width $H$", ylabel=r"$\lambda_{\max}\,\eta/2$, 2nd half of training")
+    ax.set_xticks(widths, [f"{int(w)}" for w in widths])
+    ax.minorticks_off()
+    ax.set_title(r"$\lambda_{\max}\eta/2$ against width")
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i] == "edge of stability")  # the series first
+    ax.legend(
+        [handles[i] for i in order], [labels[i] for i in order], loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2
+    )
+
+
+def _plot_data_and_ratio(res: Result) -> Shown:
+    """Companion panels: (c) the training set (the inset of the paper's panel (a)), (d) :func:`_plot_ratio`."""
+    fig, axes = new_figure(2, 1, width=4.0, height=3.8, gridspec_kw={"width_ratios": [1.0, 1.3]})
+    ax_d, ax_r = axes[0]
+    X, y = res.X.numpy(), res.y.numpy()
+    for c in range(int(y.max()) + 1):
+        ax_d.scatter(X[y == c, 0], X[y == c, 1], s=6, color=PALETTE[c], label=f"class {c}")
+    ax_d.set(aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
+    ax_d.set_title("training set")
+    ax_d.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, handletextpad=0.2, columnspacing=0.8)
+    _plot_ratio(ax_r, res)
+    letter_panels([ax_d, ax_r], start=2)
+    return Shown(
+        fig,
+        "Companion figure to Paper 2, Figure 1 (c, d). (c) The training set, drawn as the inset of the paper's panel "
+        "(a). (d) λmax·η/2 over the second half of training against the width, one series per learning rate "
+        "(mean of the networks that did not diverge, error bars SEM); 1 is the edge of stability, and × at the foot "
+        "marks a width where networks diverged. The paper's own panel (c) is a cartoon and is not redrawn.",
+        f"Left: a scatter plot of the {len(y)} training points, three spiral arms coloured by class. Right: the "
+        "ratio of the top Hessian eigenvalue to the edge of stability 2/η against the hidden width on a log axis, "
+        "one marker series per learning rate, with a dashed line at 1.",
+        "ratio",
+    )
+
+
+def plot_size_vs_learning_rate(res: Result) -> list[Shown]:
+    """The page's figures: Paper 2 Fig. 1 (a, b) (:func:`_plot_curves`) and the companion panels (c, d)
+    (:func:`_plot_data_and_ratio`). Means are over the networks that did not diverge (book/methods.md#p2-outcome)."""
+    return [_plot_curves(res), _plot_data_and_ratio(res)]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, LogLocator, NullFormatter, NullLocator
 
 from lossdyn.dynamical import losses as dl
 from lossdyn.dynamical.batched_mlp import BatchedMLP
@@ -36,14 +37,14 @@ from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, resolve_device, resolve_dtype
 from lossdyn.pipeline.figures import DTYPE_WIDTH, KERNEL_BYTES, Cost
-from lossdyn.pipeline.plotting import PALETTE, edge_of_stability, new_figure, style
+from lossdyn.pipeline.plotting import PALETTE, Shown, edge_of_stability, letter_panels, new_figure, style
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import WholeRun
 
 __all__ = [
     "Config",
     "Panel",
     "Result",
-    "accuracy_line",
     "claims",
     "estimate",
     "classify_dynamics",
@@ -54,12 +55,26 @@ __all__ = [
     "panel_table",
     "plan",
     "plot_period_doubling",
+    "regime_prose",
     "regime_summary",
+    "run_summary",
 ]
 
 
 #: Relative tolerance for "λ_max ≈ 2/η" (declared before looking at the data: 10 %; book/methods.md#p2-fig2-3-choices).
 EOS_TOLERANCE = 0.10
+
+#: What the paper states for Figs. 2–3 (Fig. 3 caption): the network and loss, the window of a and b, the
+#: iterates drawn, and the end of the second period (t = 10000) towards which the instabilities emerge.
+PAPER = {
+    "H": 100,
+    "A": 70.0,
+    "T": 5000,
+    "panel_times": [8000, 9285, 9450, 9560, 9600],
+    "ab_window": [-1.0, 1.0],
+    "iterates_after_each_time": 20,
+    "end_of_second_period": 10000,
+}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -399,37 +414,62 @@ def key_numbers(res: Result) -> dict[str, Any]:
         "panel_dynamics": [p.dynamics for p in res.panels],
         "regimes": regime_summary(res),
         "panel_lambda_top2": [[round(float(x), 6) for x in p.lambda_top2.tolist()] for p in res.panels],
+        "shift": res.shift,
+        "replay_identical": res.replay_identical,
         "train_acc": res.train_acc,
         "val_acc": res.val_acc,
         "dtype": res.dtype,
+        "eos_tolerance": EOS_TOLERANCE,
+        "paper": PAPER,
     }
 
 
-def accuracy_line(res: Result) -> str:
-    """Training and validation accuracy at the end, and whether the run diverged (printed by the notebook)."""
-    return f"train accuracy {res.train_acc:.4f}, validation accuracy {res.val_acc:.4f}, diverged: {res.diverged}"
+def run_summary(res: Result) -> str:
+    """The page's generated sentence on the run: its onset in the aligned period, the shift of the paper's
+    panel times, the replay check, and the accuracies at the last step. Markdown without math: the book
+    renders a notebook's Markdown output as CommonMark."""
+    onset = (
+        f"Our onset in period {res.align_period + 1} is t* = {res.t_star}, so the paper's four later panel "
+        f"times are shifted by {res.shift:+d} steps. "
+        if res.t_star >= 0
+        else f"The run has no onset in period {res.align_period + 1}; the paper's panel times are used as they are. "
+    )
+    replay = "identical to" if res.replay_identical else "**not** identical to"
+    return (
+        onset + f"The replayed trajectory is {replay} the first run, bit for bit. At the last step the training "
+        f"accuracy is {res.train_acc:.4f} and the validation accuracy {res.val_acc:.4f} "
+        f"({'the loss became NaN/inf' if res.diverged else 'the loss stayed finite'})."
+    )
 
 
-def onset_table(res: Result) -> str:
-    """Instabilities per period at fixed precision (printed by the notebook): λ_max at the valley floor of the
-    onset t*, at the single iterate θ_{t*}, at the jump's floor, and the secant curvature along the jump's step."""
+def onset_table(res: Result) -> Table:
+    """Instabilities per period (shown by the notebook): the onset t*, λ_max at its valley floor, and as ·η/2 the
+    floor, the single iterate θ_{t*}, the jump's valley floor and the secant curvature along the jump's step."""
     two = 2.0 / res.eta
-    lines = [
-        f"2/eta = {two:.4f}; every curvature also as ·eta/2 (1 = edge of stability)",
-        "period  onset t*  floor(t*)  ·eta/2   iterate  ·eta/2   jump t_jump  floor(jump)  ·eta/2   "
-        "secant(jump)  ·eta/2",
-    ]
+    rows = []
     for k, t in enumerate(res.onset_t.tolist()):
         if t < 0:
-            lines.append(f"{k:>6}  {'none':>8}")
+            rows.append([k + 1, "none", None, None, None, None, None, None])
             continue
-        lam, it = float(res.lambda_onset[k]), float(res.lambda_onset_iterates[k, 0])
-        lj, sj, tj = float(res.lambda_jump[k]), float(res.secant_jump[k]), int(res.jump_t[k])
-        lines.append(
-            f"{k:>6}  {t:>8d}  {lam:>9.4f}  {lam / two:>6.3f}  {it:>8.4f}  {it / two:>6.3f}   {tj:>11d}  "
-            f"{lj:>11.4f}  {lj / two:>6.3f}   {sj:>12.4f}  {sj / two:>6.3f}"
+        lam = float(res.lambda_onset[k])
+        rows.append(
+            [
+                k + 1,
+                t,
+                lam,
+                lam / two,
+                float(res.lambda_onset_iterates[k, 0]) / two,
+                int(res.jump_t[k]),
+                float(res.lambda_jump[k]) / two,
+                float(res.secant_jump[k]) / two,
+            ]
         )
-    return "\n".join(lines)
+    return Table(
+        ["period", "onset t*", "λ_max floor", "floor·η/2", "iterate·η/2", "jump t", "jump floor·η/2", "secant·η/2"],
+        rows,
+        caption=f"The first instability of each period; 2/η = {two:g}, a ratio ·η/2 of 1 is the edge of stability.",
+        formats={"λ_max floor": ".4f"},
+    )
 
 
 def regime_summary(res: Result) -> str:
@@ -443,18 +483,29 @@ def regime_summary(res: Result) -> str:
     return ", ".join(f"{r} {a}–{b}" if a != b else f"{r} {a}" for r, a, b in runs) or "no onset found"
 
 
-def panel_table(res: Result) -> str:
-    """The Fig. 3 panels: time, loss, top-2 eigenvalues, dynamics of the next iterates (printed by the notebook)."""
-    lines = [
-        f"paper times shifted by {res.shift:+d} (our onset t* = {res.t_star} in period {res.align_period})",
-        "panel       t   F(theta_t, t)  lambda_1  lambda_2  next iterates",
-    ]
-    for tag, p in zip("abcdefgh", res.panels):
+def panel_table(res: Result) -> Table:
+    """The Fig. 3 panels (shown by the notebook): time, loss, top-2 Hessian eigenvalues, dynamics of the next
+    iterates, and how far those iterates move in the (a, b) plane."""
+    rows = []
+    for tag, p in zip(_PANEL_LETTERS, res.panels):
         l1, l2 = p.lambda_top2.tolist()
-        lines.append(f"({tag})  {p.t:>7d}  {p.F_t:>13.6f}  {l1:>8.4f}  {l2:>8.4f}  {p.dynamics}")
-    lines.append("regimes every 25 steps: " + regime_summary(res))
-    lines.append(f"replayed trajectory identical to the first run: {res.replay_identical}")
-    return "\n".join(lines)
+        reach = float(p.path_ab.abs().max())
+        rows.append([f"({tag})", p.t, p.F_t, l1, l2, reach, p.dynamics])
+    return Table(
+        ["panel", "t", "F(θ_t, t)", "λ_1", "λ_2", "max |a|, |b|", "next iterates"],
+        rows,
+        caption=f"The Fig. 3 panels: the next {len(res.panels[0].path_ab) - 1 if res.panels else 0} iterates "
+        "projected on the plane of the top-2 Hessian eigenvectors.",
+        formats={"F(θ_t, t)": ".6f", "λ_1": ".4f", "λ_2": ".4f", "max |a|, |b|": ".3g"},
+    )
+
+
+def regime_prose(res: Result) -> str:
+    """The regimes met by 20-step windows every 25 steps through the cascade (generated Markdown)."""
+    t = res.regime_scan_t
+    every = f" every {t[1] - t[0]} steps" if len(t) > 1 else ""
+    n = len(res.panels[0].path_ab) - 1 if res.panels else 0
+    return f"Regimes of {n}-step windows{every} through the cascade: {regime_summary(res)}."
 
 
 def claims(res: Result) -> list[Claim]:
@@ -506,116 +557,228 @@ def claims(res: Result) -> list[Claim]:
 
 
 # -- the figure --------------------------------------------------------------------------------
-def _series(axes, res: Result, lo: int, hi: int, zoom: bool) -> None:
+#: Page-wide panel letters: Fig. 2 (a–d), its zoom (e–h), Fig. 3 (i–m).
+_PANEL_LETTERS = "ijklmnop"
+#: Colour of the iterates in Fig. 3 (green, as the paper's caption) and of the panel times in the zoom.
+ITERATE_GREEN = "#00B050"
+
+
+#: Line styles of the class weights Γ_0, Γ_1, Γ_2 (two of them coincide in every period).
+_CLASS_LINES = ("-", "--", ":")
+
+
+def _loss_scale(ax, F: np.ndarray) -> None:
+    """A log axis with labelled 1-2-5 ticks where F spans more than a factor 3, else a linear one (a zoom)."""
+    finite = F[np.isfinite(F) & (F > 0)]
+    if finite.size and finite.max() / finite.min() > 3.0:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _symlog_ticks(dF: np.ndarray, linthresh: float) -> list[float]:
+    """0 and ±10^k every second decade from ``linthresh`` up to the largest |ΔF| (uncrowded symlog labels)."""
+    finite = np.abs(dF[np.isfinite(dF)])
+    top = float(finite.max()) if finite.size else linthresh  # a diverged run's NaN/inf left out
+    k0 = int(round(math.log10(linthresh)))
+    k1 = max(k0, int(math.ceil(math.log10(max(top, linthresh)))))
+    decades = [10.0**k for k in range(k1, k0, -2)]  # ±linthresh itself left out: it would touch the 0 label
+    return sorted([-d for d in decades] + [0.0] + decades)
+
+
+def _curves(axes, res: Result, lo: int, hi: int, zoom: bool) -> None:
+    """Γ_i(t), F, ΔF and λ_max against t on ``axes`` (four, top to bottom) for steps lo … hi − 1."""
     t = np.arange(res.steps)
     sl = slice(lo, hi)
     ax_g, ax_f, ax_d, ax_l = axes
     for c in range(3):
-        ax_g.plot(t[sl], res.gamma[sl, c].numpy(), color=PALETTE[c], lw=1.2, label=rf"$\Gamma_{c}$")
-    ax_g.set_ylabel(r"$\Gamma_i(t)$")
-    F = res.F.numpy()
-    ax_f.plot(t[sl], F[sl], color="0.15", lw=0.8)
-    ax_f.set(yscale="log", ylabel=r"$\mathcal{F}_{\mathrm{DCE}}(\theta_t, t)$")
-    dF = res.dF.numpy()
-    ax_d.plot(t[sl], dF[sl], color=PALETTE[1], lw=0.6)
+        ax_g.plot(
+            t[sl],
+            res.gamma[sl, c].numpy(),
+            _CLASS_LINES[c],
+            color=PALETTE[c],
+            lw=1.4,
+            label=rf"$\Gamma_{c}$ (class {c})",
+        )
+    ax_g.set(ylabel=r"$\Gamma_i(t)$", title="class weights")
+    F = res.F.numpy()[sl]
+    ax_f.plot(t[sl], F, color="0.15", lw=0.8)
+    ax_f.set(
+        yscale="log", ylabel=r"$\mathcal{F}_{\mathrm{DCE}}$", title=r"loss $\mathcal{F}_{\mathrm{DCE}}(\theta_t, t)$"
+    )
+    _loss_scale(ax_f, F)
+    ax_d.plot(t[sl], res.dF.numpy()[sl], color=PALETTE[1], lw=0.6)
     ax_d.axhline(0.0, color="0.3", lw=0.6)
-    ax_d.set(yscale="symlog", ylabel=r"$\Delta F_t$")
     ax_d.set_yscale("symlog", linthresh=1e-6)
+    ax_d.yaxis.set_major_locator(FixedLocator(_symlog_ticks(res.dF.numpy()[sl], 1e-6)))
+    ax_d.yaxis.set_minor_locator(NullLocator())
+    ax_d.set(ylabel=r"$\Delta F_t$", title=r"same-landscape change $\Delta F_t$ (symmetric log)")
     lt, lam = res.lambda_t.numpy(), res.lambda_max.numpy()
     keep = (lt >= lo) & (lt < hi)
     ax_l.plot(lt[keep], lam[keep], ".-", color=PALETTE[0], lw=0.8, ms=2 if zoom else 1.5, label=r"$\lambda_{\max}$")
     edge_of_stability(ax_l, res.eta, label=r"$2/\eta$")
-    for k, (ts, ta) in enumerate(zip(res.onset_t.tolist(), res.jump_t.tolist())):
-        if ts < 0 or not lo <= ts < hi:
-            continue
-        for ax in axes:
-            ax.axvline(ts, color=PALETTE[3], lw=0.9, ls=":")
-        lam_on = float(res.lambda_onset[k])
-        ax_l.plot(
-            [ts],
-            [lam_on],
-            "v",
-            color=PALETTE[3],
-            ms=6,
-            label="onset $t^*$" if k == res.align_period or zoom else None,
-        )
-        ax_l.plot(
-            [ta],
-            [float(res.lambda_jump[k])],
-            "o",
-            mfc="none",
-            color=PALETTE[4],
-            ms=6,
-            label="jump (valley floor)" if k == res.align_period or zoom else None,
-        )
-    ax_l.set(ylabel=r"$\lambda_{\max}$", xlabel="GD step $t$")
+    ax_l.set(ylabel=r"$\lambda_{\max}$", xlabel="GD step $t$", title="top Hessian eigenvalue")
+    _onsets(axes, res, lo, hi)
     for ax in axes:
         ax.set_xlim(lo, hi)
     if zoom:
         for p in res.panels:
             if lo <= p.t < hi:
-                ax_l.axvline(p.t, color=PALETTE[2], lw=0.6, alpha=0.6)
-    handles, labels = ax_l.get_legend_handles_labels()
-    uniq = dict(zip(labels, handles))
-    ax_l.legend(uniq.values(), uniq.keys(), loc="upper left", framealpha=0.85)
-    if not zoom:
-        ax_g.legend(loc="upper right", ncols=3, framealpha=0.85)
+                ax_l.axvline(p.t, color=ITERATE_GREEN, lw=0.9, alpha=0.8, label="Fig. 3 times")
 
 
-def plot_period_doubling(res: Result) -> Figure:
-    """Top (Fig. 2): Γ_i(t), F, ΔF and λ_max against t, full run and a zoom on the aligned onset.
-    Bottom (Fig. 3): F on the (v₁, v₂) plane at the panel times with the next iterates."""
-    n = len(res.panels)
-    fig, axes = new_figure(1, 1, width=12.5, height=11.5)
-    axes[0, 0].remove()
-    with style():
-        top, bottom = fig.subfigures(2, 1, height_ratios=[2.35, 1.0])
-        left = top.subplots(4, 2, sharex="col")
-        t_star = res.t_star if res.t_star >= 0 else res.steps // 2
-        _series(left[:, 0], res, 0, res.steps, zoom=False)
-        _series(left[:, 1], res, max(0, t_star - 1000), min(res.steps, t_star + 500), zoom=True)
-        left[0, 0].set_title("Fig. 2 — whole run", loc="left")
-        left[0, 1].set_title(f"zoom on the onset of period {res.align_period + 1}", loc="left")
-        for tag, ax in zip("abcd", left[:, 0]):
-            ax.text(-0.12, 1.0, f"({tag})", transform=ax.transAxes, fontsize=10, va="top")
-
-        pax = bottom.subplots(1, n, squeeze=False)[0]
-        axis = res.grid_axis.numpy()
-        for i, (ax, p) in enumerate(zip(pax, res.panels)):
-            surf = p.landscape.numpy()
-            levels = np.geomspace(max(surf.min(), 1e-6), surf.max(), 30)
-            cs = ax.contourf(axis, axis, surf, levels=levels, norm="log", cmap="viridis")
-            ab = p.path_ab.numpy()
-            ax.quiver(
-                ab[:-1, 0],
-                ab[:-1, 1],
-                np.diff(ab[:, 0]),
-                np.diff(ab[:, 1]),
-                angles="xy",
-                scale_units="xy",
-                scale=1,
-                color="#2ca02c",
-                alpha=0.45,
-                width=0.012,
-            )
-            ax.plot(ab[:, 0], ab[:, 1], "o", color="#2ca02c", ms=3)
-            ax.plot([0], [0], "x", color="red", ms=8, mew=2)
-            ax.set(aspect="equal", xlim=(axis[0], axis[-1]), ylim=(axis[0], axis[-1]), xlabel=r"$a$ (along $v_1$)")
-            if i == 0:
-                ax.set_ylabel(r"$b$ (along $v_2$)")
-            ax.set_title(
-                f"({'abcdefgh'[i]}) t = {p.t}\n{p.dynamics}, " + rf"$\lambda_1$ = {float(p.lambda_top2[0]):.2f}",
-                fontsize=9,
-            )
-            ax.grid(False)
-            bottom.colorbar(cs, ax=ax, shrink=0.7, format="%.2g")
-        bottom.suptitle(
-            r"Fig. 3 — $\mathcal{F}(\theta_t + a v_1 + b v_2,\, t)$ with the next iterates (green)",
-            x=0.02,
-            ha="left",
-            fontsize=10,
+def _onsets(axes, res: Result, lo: int, hi: int) -> None:
+    """Each period's onset t* (dotted lines, triangle at λ_max of its valley floor) and jump (circle)."""
+    ax_l = axes[-1]
+    for k, (ts, ta) in enumerate(zip(res.onset_t.tolist(), res.jump_t.tolist())):
+        if ts < 0 or not lo <= ts < hi:
+            continue
+        for ax in axes:
+            ax.axvline(ts, color=PALETTE[3], lw=0.9, ls=":")
+        ax_l.plot([ts], [float(res.lambda_onset[k])], "v", color=PALETTE[3], ms=6, label="onset $t^*$")
+        ax_l.plot(
+            [ta], [float(res.lambda_jump[k])], "o", mfc="none", color=PALETTE[4], ms=6, label="jump (valley floor)"
         )
+
+
+def _fig2_group(res: Result, lo: int, hi: int, zoom: bool, start: int) -> Figure:
+    """Four stacked panels sharing the step axis, their legend above them (outside the data)."""
+    fig, grid = new_figure(1, 4, width=8.5, height=1.9, sharex=True)
+    axes = list(grid[:, 0])
+    _curves(axes, res, lo, hi, zoom)
+    letter_panels(axes, start=start)
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside upper center", ncols=4)
     return fig
+
+
+#: A panel whose iterates stay within this fraction of the window also shows them magnified in an inset.
+INSET_BELOW = 0.1
+
+
+def _iterates(ax, ab: np.ndarray, ms: float) -> None:
+    """The iterates (a_k, b_k): green dots with dark edges joined by semi-transparent green arrows (Fig. 3)."""
+    ax.quiver(
+        ab[:-1, 0],
+        ab[:-1, 1],
+        np.diff(ab[:, 0]),
+        np.diff(ab[:, 1]),
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        color=ITERATE_GREEN,
+        alpha=0.7,
+        width=0.012,
+        zorder=3,
+    )
+    ax.plot(ab[:, 0], ab[:, 1], "o", color=ITERATE_GREEN, mec="black", mew=0.6, ms=ms, zorder=4, label="next iterates")
+
+
+def _inset(ax, ab: np.ndarray, extent: float) -> None:
+    """The iterates at their own scale in the lower right corner, with the magnification written in it."""
+    reach = float(np.abs(ab).max())
+    if not 0.0 < reach < INSET_BELOW * extent:
+        return
+    half = 1.15 * reach
+    ins = ax.inset_axes((0.56, 0.04, 0.4, 0.4))
+    ins.set(xlim=(-half, half), ylim=(-half, half), aspect="equal", xticks=[], yticks=[], facecolor="white")
+    ins.plot([0], [0], "x", color="red", ms=6, mew=1.5)
+    _iterates(ins, ab, ms=3.5)
+    ins.text(0.04, 0.96, f"×{extent / half:.0f}", transform=ins.transAxes, va="top", fontsize=8)
+
+
+def _landscape_panel(ax, p: Panel, axis: np.ndarray, letter: str):
+    """F on the (a, b) plane (log colours) with the next iterates; θ_t a red cross; returns the contour set."""
+    surf = p.landscape.numpy()
+    levels = np.geomspace(max(surf.min(), 1e-6), surf.max(), 30)
+    cs = ax.contourf(axis, axis, surf, levels=levels, norm="log", cmap="cividis")
+    ab = p.path_ab.numpy()
+    ax.plot([0], [0], "x", color="white", ms=9, mew=3.5, zorder=2)
+    ax.plot([0], [0], "x", color="red", ms=8, mew=1.8, zorder=2, label=r"$\theta_t$")
+    _iterates(ax, ab, ms=4.5)
+    ax.set(aspect="equal", xlim=(axis[0], axis[-1]), ylim=(axis[0], axis[-1]))
+    ticks = [axis[0], 0.0, axis[-1]]
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
+    ax.set_title(f"({letter}) t = {p.t}\n{p.dynamics}, " + rf"$\lambda_1$ = {float(p.lambda_top2[0]):.2f}", loc="left")
+    ax.grid(False)
+    _inset(ax, ab, float(axis[-1]))
+    return cs
+
+
+def _fig3_group(res: Result) -> Figure:
+    """Fig. 3's panels, three per row, each with its colour bar; a spare slot holds the legend."""
+    n = len(res.panels)
+    rows = max(1, math.ceil(n / 3))
+    fig, axes = new_figure(3, rows, width=2.85, height=2.9)
+    axis = res.grid_axis.numpy()
+    flat = list(axes.ravel())
+    for i, (ax, p) in enumerate(zip(flat, res.panels)):
+        cs = _landscape_panel(ax, p, axis, _PANEL_LETTERS[i])
+        fig.colorbar(cs, ax=ax, shrink=0.8, ticks=LogLocator(subs=(1.0, 2.0, 5.0)), format="%.2g")
+        if i % 3 == 0:
+            ax.set_ylabel(r"$b$ (along $v_2$)")
+        if i >= n - 3:
+            ax.set_xlabel(r"$a$ (along $v_1$)")
+    for ax in flat[n:]:
+        ax.axis("off")
+    if res.panels:
+        handles, labels = flat[0].get_legend_handles_labels()
+        title = r"$\mathcal{F}(\theta_t + a v_1 + b v_2,\, t)$"
+        if n < len(flat):
+            flat[n].legend(handles, labels, loc="center", title=title)
+        else:
+            fig.legend(handles, labels, loc="outside lower center", ncols=2, title=title)
+    return fig
+
+
+def plot_period_doubling(res: Result) -> list[Shown]:
+    """The page's figures: Fig. 2 (a–d) Γ_i(t), F, ΔF and λ_max over the whole run; (e–h) the same zoomed on
+    the aligned onset; Fig. 3 (i–…) F on the (v₁, v₂) plane at the panel times with the next iterates."""
+    t_star = res.t_star if res.t_star >= 0 else res.steps // 2
+    lo, hi = max(0, t_star - 1000), min(res.steps, t_star + 500)
+    n = len(res.panels)
+    last = _PANEL_LETTERS[n - 1] if n else _PANEL_LETTERS[0]
+    follow = len(res.panels[0].path_ab) - 1 if res.panels else 0
+    with style():  # the book's fonts for every artist
+        return [
+            Shown(
+                _fig2_group(res, 0, res.steps, False, 0),
+                "Paper 2, Figure 2 (a–d), reconstructed (its caption is missing). One network trained with the "
+                f"dynamical cross-entropy (H = {res.H}, η = {res.eta:g}, A = {res.A:g}, T = {res.T}): the class "
+                "weights, the loss, its same-landscape change and λmax with the edge of stability 2/η; dotted lines "
+                "mark each period's instability onset t*.",
+                "Four stacked panels against the GD step: three class weights rising and falling one after the "
+                "other; the loss on a log axis; the loss change on a symmetric-log axis, which turns to alternating "
+                "signs at each onset; and λmax climbing to the dashed 2/η line, with triangles at the onsets and "
+                "circles at the jumps.",
+            ),
+            Shown(
+                _fig2_group(res, lo, hi, True, 4),
+                f"Paper 2, Figure 2 (e–h), zoom on the onset of period {res.align_period + 1}, steps {lo} to {hi}: "
+                "the same four quantities; green lines mark the times of the Figure 3 panels.",
+                "The same four stacked panels over a window around the onset: λmax reaches the 2/η line where the "
+                "loss change starts to alternate in sign; vertical green lines at the Figure 3 times.",
+                "zoom",
+            ),
+            Shown(
+                _fig3_group(res),
+                f"Paper 2, Figure 3 (a–e), here panels (i–{last}). The loss F(θt + a v1 + b v2, t) on the plane "
+                "of the top-2 Hessian eigenvectors at the panel times (log colour scale, θt the red cross), with the "
+                f"next {follow} iterates projected on the plane (green dots and arrows); each title names their "
+                "dynamics and the top eigenvalue λ1.",
+                f"{n} square colour maps of the loss over a and b, each with the green path of the next iterates "
+                "starting at the red cross in the centre; where the path is too short to see, an inset in the lower "
+                "right corner shows it magnified (the factor is written in the inset).",
+                "landscape",
+            ),
+        ]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from lossdyn.dynamical import losses as dl
 from lossdyn.dynamical.ensemble import CPU_CHUNK, NEVER, Member, TrainSpec
@@ -27,7 +26,8 @@ from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES
 from lossdyn.pipeline.figures import Cost, ensemble_cost
-from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.plotting import PALETTE, Shown, letter_panels, new_figure
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import EnsemblePlan
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "claims",
     "estimate",
     "finish",
+    "gap_summary",
     "jobs",
     "key_numbers",
     "plan",
@@ -269,7 +270,8 @@ def _find(res: Result, loss: str, H: int) -> Row | None:
 
 
 def key_numbers(res: Result) -> dict[str, Any]:
-    """The sidecar's numbers, per ``loss,H=…``, named like the :class:`Row` fields."""
+    """The sidecar's numbers, per ``loss,H=…``, named like the :class:`Row` fields; ``paper``: what Fig. 4's
+    caption states."""
     names = ("val_acc_mean", "val_acc_sem", "train_acc_mean", "n_trained", "n_not_trained", "n_diverged")
     out: dict[str, Any] = {name: {} for name in names}
     for row in res.rows:
@@ -277,38 +279,90 @@ def key_numbers(res: Result) -> dict[str, Any]:
         for name in names:
             out[name][key] = getattr(row, name)
     out["dtype"] = res.dtype
+    # Fig. 4's caption (arXiv:2410.10690): the learning rates and the simulations averaged per width in panels
+    # (a) and (b), and A = 1 (the static loss) in the last oscillation, where the accuracy is measured.
+    out["paper"] = {
+        "eta_ce": 1.0,
+        "eta_mse": 0.075,
+        "n_simulations_ce": 50,
+        "n_simulations_mse": 10,
+        "A_last_oscillation": 1.0,
+    }
     return out
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:5.1f}" if math.isfinite(x) else "  nan"
+def _panel(res: Result, panel: str) -> tuple[tuple[str, ...], float]:
+    """The losses and the learning rate of panel ``"a"`` or ``"b"``."""
+    if panel not in ("a", "b"):
+        raise ValueError(f"panel is 'a' or 'b', not {panel!r}")
+    return (PANEL_A, res.eta_ce) if panel == "a" else (PANEL_B, res.eta_mse)
 
 
-def accuracy_table(res: Result) -> str:
-    """Validation (and training) accuracy in %, mean ± SEM over the networks that did not diverge, per loss and
-    width, and the networks per status: trained / not trained / diverged (book/methods.md#p2-outcome)."""
-    lines = []
-    for panel, losses, eta in (("(a)", PANEL_A, res.eta_ce), ("(b)", PANEL_B, res.eta_mse)):
-        rows = [r for r in res.rows if r.loss in losses]
-        if not rows:
-            continue
-        lines.append(
-            f"{panel} eta = {eta:g}: validation accuracy % (mean ± SEM) [train %] trained/not trained/diverged"
-        )
-        lines.append("     H  " + "  ".join(f"{name:>32}" for name in losses))
-        for H in res.widths:
-            cells = []
-            for name in losses:
-                r = _find(res, name, H)
-                cells.append(
-                    f"{_pct(r.val_acc_mean)} ± {_pct(r.val_acc_sem)} [{_pct(r.train_acc_mean)}] "
-                    f"{r.n_trained:>2d}/{r.n_not_trained:>2d}/{r.n_diverged:>2d}"
-                    if r is not None
-                    else " " * 32
+def accuracy_table(res: Result, panel: str) -> Table:
+    """Panel ``panel``'s accuracies in %, one row per (width, loss): validation mean ± SEM and training mean
+    over the networks that did not diverge, and the networks per status (book/methods.md#p2-outcome)."""
+    losses, eta = _panel(res, panel)
+    rows = []
+    for H in res.widths:
+        for name in losses:
+            r = _find(res, name, H)
+            if r is not None:
+                rows.append(
+                    [
+                        H,
+                        name,
+                        100 * r.val_acc_mean,
+                        100 * r.val_acc_sem,
+                        100 * r.train_acc_mean,
+                        r.n_trained,
+                        r.n_not_trained,
+                        r.n_diverged,
+                    ]
                 )
-            lines.append(f"{H:>6}  " + "  ".join(f"{c:>32}" for c in cells))
-        lines.append("    runs: " + describe(total([r.counts for r in rows])))
-    return "\n".join(lines)
+    present = [r for r in res.rows if r.loss in losses]
+    runs = "runs: " + describe(total([r.counts for r in present])) if present else "not run (no networks)"
+    return Table(
+        ["H", "loss", "validation %", "± SEM", "training %", "trained", "not trained", "diverged"],
+        rows,
+        caption=f"({panel}) η = {eta:g}, accuracy at the final step (mean of the networks that did not diverge); "
+        f"{runs}.",
+        formats={"validation %": ".1f", "± SEM": ".1f", "training %": ".1f"},
+    )
+
+
+def _gap_line(res: Result, dyn: str, static: str, eta: float) -> str:
+    """One bullet of :func:`gap_summary`: the gap per width and whether the SEM bars overlap there (no bar: a
+    loss with a single network that did not diverge at that width)."""
+    cells = []
+    for H in res.widths:
+        d, s = _find(res, dyn, H), _find(res, static, H)
+        if d is None or s is None or not (math.isfinite(d.val_acc_mean) and math.isfinite(s.val_acc_mean)):
+            continue
+        if math.isfinite(d.val_acc_sem) and math.isfinite(s.val_acc_sem):
+            apart = abs(d.val_acc_mean - s.val_acc_mean) > d.val_acc_sem + s.val_acc_sem
+            bars = "bars apart" if apart else "bars overlap"
+        else:
+            bars = "one network of one loss: no bar"
+        cells.append(f"{100 * (d.val_acc_mean - s.val_acc_mean):+.1f} at H = {H} ({bars})")
+    what = ", ".join(cells) if cells else "no width with networks of both that did not diverge"
+    return f"* {dyn} − {static} (η = {eta:g}): {what}."
+
+
+def gap_summary(res: Result) -> str:
+    """Generated prose, plain text (the book renders a Markdown output without math): each dynamical loss minus
+    its static one, validation accuracy in points of %, per width, with whether the SEM bars of the two overlap
+    (means over the networks that did not diverge)."""
+    pairs = (("DCE", "CE", res.eta_ce), ("DMSE1", "MSE", res.eta_mse), ("DMSE2", "MSE", res.eta_mse))
+    lines = [
+        _gap_line(res, dyn, static, eta)
+        for dyn, static, eta in pairs
+        if any(r.loss == dyn for r in res.rows) and any(r.loss == static for r in res.rows)
+    ]
+    head = (
+        "Measured in this build: validation accuracy of the dynamical loss minus that of its static version, in "
+        "points of %, at each width; *bars apart* means the two SEM bars do not overlap."
+    )
+    return head + "\n\n" + ("\n".join(lines) if lines else "* No pair of losses was run.")
 
 
 def _compare(res: Result, dyn: str, static: str) -> tuple[int, int, int, int, list[str]]:
@@ -376,48 +430,68 @@ _STYLE = {
 }
 
 
-def plot_dynamical_accuracy(res: Result) -> Figure:
-    """(a) CE vs DCE, (b) MSE vs DMSE1 vs DMSE2: validation accuracy (mean ± SEM over the networks that did not
-    diverge) against hidden width; the number of diverged runs (book/methods.md#p2-outcome) is given in the legend
-    and marked with × at the foot of the panel at the width where it happened."""
-    fig, axes = new_figure(2, 1, width=4.8, height=3.8)
-    panels = (
-        (axes[0, 0], ("CE", "DCE"), res.eta_ce, res.n_seeds_ce, res.n_periods),
-        (axes[0, 1], ("MSE", "DMSE1", "DMSE2"), res.eta_mse, res.n_seeds_mse, res.n_periods_mse),
+def _plot_panel(ax, res: Result, losses: tuple[str, ...], title: str) -> None:
+    """Validation accuracy (mean ± SEM over the networks that did not diverge) against H for ``losses``; the
+    diverged runs (book/methods.md#p2-outcome) are counted in the legend and marked × at the foot."""
+    for j, name in enumerate(losses):
+        rows = [r for r in res.rows if r.loss == name]
+        if not rows:
+            continue
+        color, marker = _STYLE[name]
+        x = np.array([r.H for r in rows], dtype=float) * (1 + 0.025 * (j - (len(losses) - 1) / 2))
+        n_div = sum(r.n_diverged for r in rows)
+        ax.errorbar(
+            x,
+            100 * np.array([r.val_acc_mean for r in rows]),
+            yerr=100 * np.nan_to_num(np.array([r.val_acc_sem for r in rows])),
+            fmt=marker + "-",
+            color=color,
+            ms=6,
+            capsize=3,
+            lw=1.3,
+            label=name + (f" ({n_div} diverged)" if n_div else ""),
+        )
+        bad = [xi for xi, r in zip(x, rows) if r.n_diverged]
+        if bad:
+            ax.plot(bad, [0.04] * len(bad), "x", color=color, ms=7, mew=1.5, transform=ax.get_xaxis_transform())
+    ax.axhline(100 / 3, color="0.5", ls=":", lw=1, label="chance")
+    widths = np.array(sorted(res.widths), dtype=float)
+    ax.set(xscale="log", xlabel="hidden width $H$")
+    ax.set_xticks(widths, [f"{int(w)}" for w in widths])
+    ax.minorticks_off()
+    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i] == "chance")  # the losses first, chance last
+    ax.legend(
+        [handles[i] for i in order], [labels[i] for i in order], loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2
     )
-    widths = np.array(res.widths, dtype=float)
-    for k, (ax, losses, eta, n_seeds, n_periods) in enumerate(panels):
-        for j, name in enumerate(losses):
-            rows = [r for r in res.rows if r.loss == name]
-            if not rows:
-                continue
-            color, marker = _STYLE[name]
-            x = np.array([r.H for r in rows], dtype=float) * (1 + 0.025 * (j - (len(losses) - 1) / 2))
-            y = 100 * np.array([r.val_acc_mean for r in rows])
-            e = 100 * np.nan_to_num(np.array([r.val_acc_sem for r in rows]))
-            n_div = sum(r.n_diverged for r in rows)
-            weighting = f" [{res.weightings[name]}]" if name in res.weightings else ""
-            ax.errorbar(
-                x,
-                y,
-                yerr=e,
-                fmt=marker + "-",
-                color=color,
-                ms=5,
-                capsize=3,
-                lw=1.2,
-                label=f"{name}{weighting}" + (f" — {n_div} diverged" if n_div else ""),
-            )
-            bad = [xi for xi, r in zip(x, rows) if r.n_diverged]
-            if bad:
-                ax.plot(bad, [0.04] * len(bad), "x", color=color, ms=7, mew=1.5, transform=ax.get_xaxis_transform())
-        ax.axhline(100 / 3, color="0.5", ls=":", lw=1, label="chance (1/3)")
-        ax.set(xscale="log", xlabel="hidden width $H$", ylabel="validation accuracy (%)")
-        ax.set_xticks(widths, [f"{int(w)}" for w in widths])
-        ax.minorticks_off()
-        ax.set_title(f"({'ab'[k]}) η = {eta:g}, {n_seeds} seeds, {n_periods} periods of T = {res.T}", loc="left")
-        ax.legend(loc="upper left", framealpha=0.85)
-    return fig
+
+
+def plot_dynamical_accuracy(res: Result) -> list[Shown]:
+    """Paper 2, Fig. 4: (a) CE vs DCE, (b) MSE vs DMSE1 vs DMSE2, validation accuracy against hidden width
+    (:func:`_plot_panel`); one figure, the two panels side by side."""
+    fig, axes = new_figure(2, 1, width=4.2, height=3.9, sharey=True)
+    ax_a, ax_b = axes[0]
+    _plot_panel(ax_a, res, PANEL_A, f"CE and DCE, η = {res.eta_ce:g}")
+    _plot_panel(ax_b, res, PANEL_B, f"MSE family, η = {res.eta_mse:g}")
+    ax_a.set_ylabel("validation accuracy (%)")
+    ax_b.tick_params(labelleft=True)
+    letter_panels([ax_a, ax_b])
+    last = "the last period static (A = 1), " if res.static_last_period else ""
+    where = f"DMSE1 weighted by {res.weightings['DMSE1']}, DMSE2 by {res.weightings['DMSE2']}"
+    return [
+        Shown(
+            fig,
+            f"Paper 2, Figure 4 (a, b). Validation accuracy at the final step against the hidden width H: (a) CE and "
+            f"DCE at η = {res.eta_ce:g} ({res.n_seeds_ce} networks per width), (b) MSE, DMSE1 and DMSE2 at "
+            f"η = {res.eta_mse:g} ({res.n_seeds_mse} per width; {where}); A = {res.A:g}, T = {res.T}, {last}mean "
+            "of the networks that did not diverge, error bars SEM; × at the foot marks a width where networks "
+            "diverged.",
+            "Two panels of validation accuracy in percent against the hidden width on a log axis, with a dotted "
+            "line at chance. Left: the static and the dynamical cross-entropy. Right: the static mean squared error "
+            "and its two dynamical versions. Each series has error bars of one standard error of the mean.",
+        )
+    ]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

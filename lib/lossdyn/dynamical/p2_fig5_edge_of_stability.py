@@ -37,7 +37,8 @@ from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES
 from lossdyn.pipeline.figures import Cost, ensemble_cost
-from lossdyn.pipeline.plotting import PALETTE, edge_of_stability, new_figure
+from lossdyn.pipeline.plotting import PALETTE, Shown, edge_of_stability, letter_panels, new_figure, style
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import EnsemblePlan
 
 __all__ = [
@@ -56,11 +57,23 @@ __all__ = [
     "plot_edge_of_stability",
     "summarise",
     "summary_line",
+    "variants_table",
 ]
 
 
 #: "λ_onset·η/2 sits at 1" means within 10 % (declared before running; book/methods.md#p2-fig5-choices).
 AT_ONE = 0.10
+
+#: What the paper states for Fig. 5 (its caption): the conditions, the run length η·T_total, the width, the
+#: networks per condition, and the edge-of-stability prediction λ_onset·η/2 = 1 (the dashed line).
+PAPER = {
+    "amplitudes": [25.0, 50.0, 75.0],
+    "periods": [5000, 10000],
+    "eta_times_total_time": 100000.0,
+    "H": 100,
+    "networks_per_condition": 30,
+    "predicted_ratio": 1.0,
+}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -396,30 +409,67 @@ def key_numbers(res: Result) -> dict[str, Any]:
         "n_conditions_with_onset": len(with_onset),
         "n_seeds": res.n_seeds,
         "dtype": res.dtype,
+        "at_one_tolerance": AT_ONE,
+        "paper": PAPER,
     }
 
 
-def _fmt(x: float, spec: str) -> str:
-    return format(x, spec) if math.isfinite(x) else "nan".rjust(len(format(1.0, spec)))
+def _pm(mean: float, sem: float) -> str:
+    """``mean ± SEM`` at 3 decimals (``nan`` where not finite; SEM left out below 2 networks)."""
+    if not math.isfinite(mean):
+        return "nan"
+    return f"{mean:.3f} ± {sem:.3f}" if math.isfinite(sem) else f"{mean:.3f}"
 
 
-def condition_table(res: Result) -> str:
-    """One row per (η, A, T) at fixed precision (printed by the notebook): ratios are λ·η/2."""
-    lines = [
-        "   eta     A     T  nets w/ inst.  inst.  lambda_onset ± SEM   ratio ± SEM     networks       "
-        "iterate  swing  at jump  secant t*  secant jump  diverged  loss rose"
+def condition_table(res: Result) -> Table:
+    """One row per (η, A, T): networks with an instability, λ_onset at the valley floor and its ratio
+    λ_onset·η/2 (mean ± SEM over networks), the ratio's range over networks (shown by the notebook)."""
+    rows = [
+        [
+            c.eta,
+            c.A,
+            c.T,
+            f"{c.n_with_onset}/{c.n_networks}",
+            c.n_onsets,
+            _pm(c.lambda_onset, c.lambda_onset_sem),
+            _pm(c.ratio_to_two_over_eta, c.ratio_to_two_over_eta_sem),
+            f"{c.ratio_network_min:.3f}–{c.ratio_network_max:.3f}" if c.n_with_onset else "nan",
+        ]
+        for c in res.conditions
     ]
-    for c in res.conditions:
-        lines.append(
-            f"{c.eta:>6.3f} {c.A:>5.1f} {c.T:>5d}  {c.n_with_onset:>5d}/{c.n_networks:<5d}  {c.n_onsets:>5d}  "
-            f"{_fmt(c.lambda_onset, '8.4f')} ± {_fmt(c.lambda_onset_sem, '6.4f')}  "
-            f"{_fmt(c.ratio_to_two_over_eta, '5.3f')} ± {_fmt(c.ratio_to_two_over_eta_sem, '5.3f')}  "
-            f"{_fmt(c.ratio_network_min, '5.3f')}–{_fmt(c.ratio_network_max, '5.3f')}   "
-            f"{_fmt(c.ratio_single_iterate, '5.3f')}  {_fmt(c.iterate_swing, '5.3f')}    "
-            f"{_fmt(c.ratio_at_jump, '5.3f')}      {_fmt(c.secant_ratio_onset, '5.3f')}        "
-            f"{_fmt(c.secant_ratio_jump, '5.3f')}  {c.n_diverged:>8d}  {c.n_loss_rose:>9d}"
-        )
-    return "\n".join(lines)
+    return Table(
+        ["η", "A", "T", "networks", "instabilities", "λ_onset", "λ_onset·η/2", "range over networks"],
+        rows,
+        caption="λ_max at the valley floor of the onset t*, mean ± SEM over the networks with an instability "
+        "(networks: with one / in the condition); 1 = the edge of stability 2/η.",
+        formats={"η": "g", "A": "g"},
+    )
+
+
+def variants_table(res: Result) -> Table:
+    """One row per (η, A, T): the curvature variants as ratios ·η/2 (means over networks; shown by the notebook):
+    λ_max at the single iterate θ_{t*}, the parity swing, λ_max at the jump's valley floor, the secant curvature
+    along the step at t* and at the jump."""
+    rows = [
+        [
+            c.eta,
+            c.A,
+            c.T,
+            c.ratio_first_onset_only,
+            c.ratio_single_iterate,
+            c.iterate_swing,
+            c.ratio_at_jump,
+            c.secant_ratio_onset,
+            c.secant_ratio_jump,
+        ]
+        for c in res.conditions
+    ]
+    return Table(
+        ["η", "A", "T", "first only", "iterate θ_t*", "swing", "floor at jump", "secant t*", "secant jump"],
+        rows,
+        caption="The variants, each ·η/2 except the swing (a relative change), means over the networks.",
+        formats={"η": "g", "A": "g"},
+    )
 
 
 def _with_onset(res: Result) -> list[Condition]:
@@ -432,19 +482,26 @@ def _span(cs: list[Condition], name: str) -> str:
 
 
 def summary_line(res: Result) -> str:
-    """One plain sentence: where does λ_onset·η/2 sit, and the loss's own curvature at the jump?"""
+    """The page's generated paragraph: where λ_onset·η/2 sits, its variants, and the networks' outcomes
+    (diverged ones left out, those whose loss rose kept). Markdown without math: the book renders a
+    notebook's Markdown output as CommonMark."""
     cs = _with_onset(res)
     if not cs:
         return "No instability was found in any condition: nothing to compare with 2/eta."
     r = torch.tensor([c.ratio_to_two_over_eta for c in cs], dtype=torch.float64)
     near = int(((r - 1).abs() <= AT_ONE).sum())
     below = int((r < 1).sum())
+    nets = sum(c.n_networks for c in res.conditions)
     return (
-        f"lambda_onset*eta/2 (valley floor at the onset) is within 10 % of 1 in {near} of {len(cs)} conditions "
-        f"({_span(cs, 'ratio_to_two_over_eta')}; below 1 in {below}, at or above 1 in {len(cs) - below}); "
-        f"at the single iterate theta_t*: "
-        f"{_span(cs, 'ratio_single_iterate')}; at the jump: {_span(cs, 'ratio_at_jump')}; the loss's own "
-        f"curvature along the step at the jump, secant*eta/2: {_span(cs, 'secant_ratio_jump')}."
+        f"At the valley floor of the onset, λ_onset·η/2 is within {AT_ONE * 100:g} % of 1 "
+        f"in {near} of {len(cs)} conditions ({_span(cs, 'ratio_to_two_over_eta')}; below 1 in {below}, "
+        f"at or above 1 in {len(cs) - below}). "
+        f"At the single iterate θ_t* the ratio has {_span(cs, 'ratio_single_iterate')}; "
+        f"at the valley floor of the jump {_span(cs, 'ratio_at_jump')}; the loss's own curvature along the "
+        f"step at the jump, secant·η/2, has {_span(cs, 'secant_ratio_jump')}. "
+        f"Of the {nets} networks, {sum(c.n_diverged for c in res.conditions)} diverged (left out) and "
+        f"{sum(c.n_loss_rose for c in res.conditions)} ended with a loss above their start (kept); "
+        f"{len(res.conditions) - len(cs)} of the {len(res.conditions)} conditions had no instability."
     )
 
 
@@ -498,59 +555,118 @@ def claims(res: Result) -> list[Claim]:
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def plot_edge_of_stability(res: Result) -> Figure:
-    """(a) λ_onset (valley floor, mean ± SEM over seeds) against η per (A, T), 2/η dashed; (b) λ_onset·η/2
-    with the ±10 % band; (c) the variants: λ_max at the single iterate θ_{t*}, λ_max at the jump's valley
-    floor, and the loss's own (secant) curvature along the step at the jump."""
-    fig, axes = new_figure(3, 1, width=4.3, height=3.7)
-    ax_a, ax_b, ax_c = axes[0]
-    etas = np.array(res.etas, dtype=float)
-    grid = np.geomspace(etas.min() / 1.4, etas.max() * 1.4, 100)
-    edge_of_stability(ax_a, grid, lw=1.2, label=r"$2/\eta$ (edge of stability)")
+def _conditions(res: Result):
+    """Per (A, T): the conditions over η, the dodged η positions, the colour (by A) and the marker (by T)."""
     conds = [(A, T) for A in res.amplitudes for T in res.periods]
     n = len(conds)
     for j, (A, T) in enumerate(conds):
         cs = [c for c in res.conditions if c.A == A and c.T == T]
         x = np.array([c.eta for c in cs]) * (1.0 + 0.03 * (j - (n - 1) / 2))  # small dodge
         color = PALETTE[res.amplitudes.index(A) % len(PALETTE)]
-        marker = _MARKERS[res.periods.index(T) % len(_MARKERS)]
-        y = np.array([c.lambda_onset for c in cs])
-        e = np.nan_to_num(np.array([c.lambda_onset_sem for c in cs]))
-        label = f"A = {A:g}, T = {T}"
-        ax_a.errorbar(x, y, yerr=e, fmt=marker, color=color, ms=5, capsize=2, lw=1, label=label)
-        r = np.array([c.ratio_to_two_over_eta for c in cs])
-        re = np.nan_to_num(np.array([c.ratio_to_two_over_eta_sem for c in cs]))
-        ax_b.errorbar(x, r, yerr=re, fmt=marker, color=color, ms=5, capsize=2, lw=1, label=label)
-        ax_c.plot(x, [c.ratio_single_iterate for c in cs], marker, color=color, ms=5, mfc="none")
-        ax_c.plot(x, [c.ratio_at_jump for c in cs], marker, color=color, ms=4, alpha=0.6)
-        ax_c.plot(x, [c.secant_ratio_jump for c in cs], "x", color=color, ms=6, mew=1.5)
-    ax_a.set(xscale="log", yscale="log", xlabel=r"learning rate $\eta$", ylabel=r"$\lambda_{\max}$ at onset")
-    ax_a.legend(loc="upper right", fontsize=7, framealpha=0.85)
-    for ax in (ax_b, ax_c):
-        ax.axhline(1.0, color="0.2", ls="--", lw=1.2)
-        ax.axhspan(0.9, 1.1, color="0.5", alpha=0.15, lw=0, label="±10 %")
-        ax.set(xscale="log", xlabel=r"learning rate $\eta$", ylabel=r"$\lambda_{\max}\,\eta/2$")
-    ax_b.set_title("(b) valley floor at the onset $t^*$", loc="left")
-    ax_c.set_title("(c) variants", loc="left")
-    ax_c.plot([], [], "o", color="0.3", mfc="none", label=r"single iterate $\theta_{t^*}$")
-    ax_c.plot([], [], "o", color="0.3", alpha=0.6, label="valley floor at the jump")
-    ax_c.plot([], [], "x", color="0.3", ms=6, mew=1.5, label="secant curvature at the jump")
-    ax_c.legend(loc="lower right", fontsize=7, framealpha=0.85)
-    ax_a.set_title(f"(a) H = {res.H}, {res.n_seeds} seeds per condition", loc="left")
+        yield cs, x, color, _MARKERS[res.periods.index(T) % len(_MARKERS)], f"A = {A:g}, T = {T}"
+
+
+def _ratio_limits(res: Result) -> tuple[float, float]:
+    """The y range of the ratio panels: every ratio and variant in view, 0.5–1.5 at least."""
     ratios = [c.ratio_to_two_over_eta for c in res.conditions]
     variants = [
         getattr(c, k) for c in res.conditions for k in ("ratio_single_iterate", "ratio_at_jump", "secant_ratio_jump")
     ]
     lo = min([0.5, *(r - 0.1 for r in ratios if np.isfinite(r))])  # a list: no finite ratio leaves 0.5
     hi = max([1.5, *(a + 0.1 for a in variants if np.isfinite(a))])
-    for ax in (ax_b, ax_c):
-        ax.set_ylim(lo, hi)
-        ax.set_xticks(etas, [f"{e:g}" for e in etas])
-        ax.minorticks_off()
+    return lo, hi
+
+
+def _ratio_axis(ax, etas: np.ndarray, limits: tuple[float, float]) -> None:
+    ax.axhline(1.0, color="0.2", ls="--", lw=1.2)
+    ax.axhspan(1 - AT_ONE, 1 + AT_ONE, color="0.5", alpha=0.15, lw=0, label=f"±{AT_ONE * 100:g} %")
+    ax.set(xscale="log", xlabel=r"learning rate $\eta$", ylabel=r"$\lambda\,\eta/2$", ylim=limits)
+    ax.set_xticks(etas, [f"{e:g}" for e in etas])
+    ax.minorticks_off()
+
+
+def _onset_group(res: Result) -> Figure:
+    """(a) λ_onset against η with 2/η; (b) λ_onset·η/2 with the ±10 % band; the conditions' legend on top."""
+    fig, axes = new_figure(2, 1, width=3.75, height=3.4)
+    ax_a, ax_b = axes[0]
+    etas = np.array(res.etas, dtype=float)
+    grid = np.geomspace(etas.min() / 1.4, etas.max() * 1.4, 100)
+    edge_of_stability(ax_a, grid, lw=1.2, label=r"$2/\eta$ (edge of stability)")
+    for cs, x, color, marker, label in _conditions(res):
+        y = np.array([c.lambda_onset for c in cs])
+        e = np.nan_to_num(np.array([c.lambda_onset_sem for c in cs]))
+        ax_a.errorbar(x, y, yerr=e, fmt=marker, color=color, ms=5, capsize=2, lw=1, label=label)
+        r = np.array([c.ratio_to_two_over_eta for c in cs])
+        re = np.nan_to_num(np.array([c.ratio_to_two_over_eta_sem for c in cs]))
+        ax_b.errorbar(x, r, yerr=re, fmt=marker, color=color, ms=5, capsize=2, lw=1)
+    ax_a.set(xscale="log", yscale="log", xlabel=r"learning rate $\eta$", ylabel=r"$\lambda_{\max}$ at the onset")
     ax_a.set_xticks(etas, [f"{e:g}" for e in etas])
     ax_a.set_yticks(2.0 / etas, [f"{2.0 / e:g}" for e in etas])
     ax_a.minorticks_off()
+    ax_a.set_title(f"H = {res.H}, {res.n_seeds} seeds per condition")
+    _ratio_axis(ax_b, etas, _ratio_limits(res))
+    ax_b.set_title("valley floor at the onset $t^*$")
+    letter_panels([ax_a, ax_b])
+    handles, labels = ax_a.get_legend_handles_labels()
+    band = ax_b.get_legend_handles_labels()
+    fig.legend(handles + band[0], labels + band[1], loc="outside upper center", ncols=4)
     return fig
+
+
+def _variants_group(res: Result) -> Figure:
+    """(c) the variants: λ_max at θ_{t*} (open), at the jump's valley floor (filled), the secant curvature (×)."""
+    fig, axes = new_figure(1, 1, width=6.6, height=3.6)
+    ax_c = axes[0, 0]
+    etas = np.array(res.etas, dtype=float)
+    for cs, x, color, marker, label in _conditions(res):
+        ax_c.plot(x, [c.ratio_single_iterate for c in cs], marker, color=color, ms=5, mfc="none")
+        ax_c.plot(x, [c.ratio_at_jump for c in cs], marker, color=color, ms=5, alpha=0.6)
+        ax_c.plot(x, [c.secant_ratio_jump for c in cs], "x", color=color, ms=6, mew=1.5)
+        ax_c.plot([], [], marker, color=color, ms=5, label=label)
+    _ratio_axis(ax_c, etas, _ratio_limits(res))
+    ax_c.set_title("variants of the onset curvature")
+    letter_panels([ax_c], start=2)
+    kinds = [
+        ax_c.plot([], [], "o", color="0.3", mfc="none", label=r"single iterate $\theta_{t^*}$")[0],
+        ax_c.plot([], [], "o", color="0.3", alpha=0.6, label="valley floor at the jump")[0],
+        ax_c.plot([], [], "x", color="0.3", ms=6, mew=1.5, label="secant curvature at the jump")[0],
+    ]
+    handles, labels = ax_c.get_legend_handles_labels()
+    conds = [(h, lab) for h, lab in zip(handles, labels) if h not in kinds]
+    fig.legend(kinds, [k.get_label() for k in kinds], loc="outside right upper", title="variant")
+    fig.legend([h for h, _ in conds], [lab for _, lab in conds], loc="outside right lower", title="condition")
+    return fig
+
+
+def plot_edge_of_stability(res: Result) -> list[Shown]:
+    """The page's figures: (a, b) λ_onset (valley floor, mean ± SEM over seeds) against η per (A, T) with
+    2/η dashed, and as the ratio λ_onset·η/2 with the ±10 % band; (c) the variants: λ_max at the single
+    iterate θ_{t*}, at the jump's valley floor, and the loss's own (secant) curvature along the step at the jump."""
+    n = len(res.amplitudes) * len(res.periods)
+    band = f"±{AT_ONE * 100:g} % band"
+    with style():  # the book's fonts for every artist
+        return [
+            Shown(
+                _onset_group(res),
+                "Paper 2, Figure 5 (a, b). λmax at the onset of the instabilities against the learning rate η for "
+                "each amplitude A and period T, mean ± SEM over networks: (a) as the paper draws it, with the edge of "
+                "stability 2/η dashed; (b) the same as the ratio λmax·η/2, which edge-of-stability minimisation "
+                f"predicts to be 1 (dashed), with the {band}.",
+                f"Two log-x panels. Left: λmax at the onset against η for {n} conditions (colour by amplitude, marker "
+                "by period) next to the falling 2/η line. Right: the ratio λmax·η/2 of the same points against η, "
+                f"with a dashed line at 1 and a grey {band}.",
+            ),
+            Shown(
+                _variants_group(res),
+                "Paper 2, Figure 5, companion panel (c). Other measures of the onset curvature, as ratios ·η/2 per "
+                "condition: λmax at the single iterate θ_t* (open markers), λmax at the valley floor of the jump "
+                "(filled), and the loss's own curvature along the step at the jump (×).",
+                f"One log-x panel of ratios against η: for each of the {n} conditions three markers per learning "
+                "rate (open: single iterate, filled: valley floor at the jump, cross: secant curvature), with a "
+                f"dashed line at 1 and the grey {band}.",
+                "variants",
+            ),
+        ]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

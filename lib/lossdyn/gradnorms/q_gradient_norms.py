@@ -10,10 +10,14 @@ and whether ‖∇_W L₁‖ can stay away from 0 during training. The page answ
 * (b) the saturation path z = z₀ + t·e_wrong (:class:`SaturationPath`), at the logits and through the
   parameters of the question's network (its last layer shifted so that one sample's logits move
   along the path): the Corollary of Prop. 2 and Prop. 3;
-* (c, d) full-batch GD of a narrow and a wide net with each loss (several seeds, batched;
+* (c–k) full-batch GD of a narrow and a wide net with each loss (several seeds, batched;
   :class:`TrainingRun` per width, :class:`LossSummary` per loss): every step's losses and
   gradient norms, and at checkpoints the tangent kernel's extreme eigenvalues and the
   per-sample bounds (Props. 3, 4; :mod:`lossdyn.gradnorms.training`).
+
+The page shows them as Companion figure 1 in four groups, (a, b), (c), (d–g) and (h–k) (:func:`plot`),
+with tables (``*_table``, :class:`lossdyn.pipeline.tables.Table`) and generated sentences
+(``*_summary``) quoting the measurements.
 
 The choices the question leaves open (network, data, step size) are in
 book/methods.md#q-gradient-norms, what is measured and how in book/methods.md#q-gradient-norms-measures
@@ -30,15 +34,19 @@ import numpy as np
 import torch
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from lossdyn.gradnorms import relu_mlp
 from lossdyn.gradnorms import theory as gn
 from lossdyn.gradnorms.training import LOSSES, random_label_data, train
-from lossdyn.pipeline.claims import Claim, format_rows, verdict
+from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, generator, resolve_device, resolve_dtype
 from lossdyn.pipeline.figures import DTYPE_SLOWDOWN, DTYPE_WIDTH, KERNEL_BYTES, Cost
-from lossdyn.pipeline.plotting import PALETTE, new_figure, style
+from lossdyn.pipeline.plotting import PALETTE, Shown, letter_panels, new_figure, style
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import WholeRun
 
 __all__ = [
@@ -48,20 +56,23 @@ __all__ = [
     "Result",
     "SaturationPath",
     "TrainingRun",
+    "answer_summary",
     "claims",
-    "estimate",
     "compute",
+    "estimate",
     "finish",
+    "kernel_table",
     "key_numbers",
     "logit_table",
     "pl_table",
     "plan",
-    "plot_gradient_norms",
-    "plot_logit_answer",
-    "plot_training_norms",
-    "plot_wide_regime",
+    "plot",
+    "reading_summary",
+    "saturation_summary",
     "saturation_table",
+    "training_summary",
     "training_table",
+    "widths_table",
 ]
 
 
@@ -238,7 +249,7 @@ class LossSummary:
 
 @dataclasses.dataclass(frozen=True)
 class TrainingRun:
-    """(c, d) Full-batch GD of S seeds × J = 3 losses of one width m (:func:`lossdyn.gradnorms.training.train`).
+    """(c–k) Full-batch GD of S seeds × J = 3 losses of one width m (:func:`lossdyn.gradnorms.training.train`).
 
     Axes: S seeds, J losses trained with (order of ``LOSSES``), T + 1 steps (0 … ``steps``),
     C checkpoints, n samples, and a last axis of 3 for the three losses *measured* (same order).
@@ -308,7 +319,7 @@ class Result:
     - ``losses``: the names of the losses, in the order of every loss axis (``LOSSES``).
     - ``logits``: (a), :class:`LogitPart`.
     - ``saturation``: (b), :class:`SaturationPath`.
-    - ``narrow``, ``wide``: (c, d), a :class:`TrainingRun` of width ``m_narrow`` and ``m_wide``.
+    - ``narrow``, ``wide``: (c–k), a :class:`TrainingRun` of width ``m_narrow`` and ``m_wide``.
     """
 
     k: int
@@ -445,7 +456,7 @@ def _saturation_part(cfg: Config, X, y, gen: torch.Generator, dtype, device) -> 
     }
 
 
-# -- (c, d) training ---------------------------------------------------------------------------------
+# -- (c–k) training ----------------------------------------------------------------------------------
 def _at_most(a: torch.Tensor, b: torch.Tensor, tol: float) -> torch.Tensor:
     """a ≤ b up to relative rounding ``tol`` (the checks' tolerance, book/methods.md#q-gradient-norms-measures)."""
     return a <= b * (1 + tol)
@@ -673,7 +684,7 @@ _LOGIT_KEYS = (
 #: Sidecar numbers of (b): ``saturation_<field>`` for these fields of :class:`SaturationPath`.
 _SATURATION_KEYS = ("ratio", "logit_ratio", "grad2_start", "grad2_end", "grad1_end", "slope_param", "slope_logit")
 
-#: Sidecar numbers of (c, d): ``<tag>_<field>`` for these fields of :class:`TrainingRun` ...
+#: Sidecar numbers of (c–k): ``<tag>_<field>`` for these fields of :class:`TrainingRun` ...
 _TRAIN_KEYS = (
     "lr_min",
     "lr_max",
@@ -777,7 +788,8 @@ def _claim_kernel(res: Result) -> Claim:
     w = res.wide
     return Claim(
         "Q2-ntk",
-        "Wide nets at random initialisation (Du et al. 2019; Allen-Zhu et al. 2019; Liu et al. 2022): "
+        "Wide nets at random initialisation (Du et al. 2019; Allen-Zhu et al. 2019; Zou et al. 2020; "
+        "Liu et al. 2022): "
         "the tangent kernel's smallest eigenvalue stays ≥ half its initial value during training.",
         f"m = {w.m}: λ₋(K_t)/λ₋(K_0) in [{w.lambda_perp_rel_min:.3f}, "
         f"{w.lambda_perp_rel_max:.3f}], λ₋(K_0) ≥ {w.lambda_perp_min_init:.4f}",
@@ -858,140 +870,264 @@ def claims(res: Result) -> list[Claim]:
     ]
 
 
-# -- fixed-precision tables (printed by the notebook, compared by nbval) -------------------------------
-#: Checks whose exact value is 0 print as "|x| < 1e-14" below this: at float64 roundoff the last digits
+# -- tables and generated prose (Table / Prose in the book, fixed-precision text in nbval) ----------------
+#: Checks whose exact value is 0 show as "|x| < 1e-14" below this: at float64 roundoff the last digits
 #: depend on how the batched LAPACK and reduction kernels meet the data's memory alignment, which varies
-#: from run to run, and a page must print the same numbers on every run.
+#: from run to run, and a page must show the same numbers on every run.
 ROUNDOFF = 1e-14
 
-
-def _zero_check(value: float, spec: str) -> str:
-    """``value`` at fixed precision, or "|x| < 1e-14" when it is 0 up to float64 roundoff."""
-    return f"|x| < {ROUNDOFF:.0e}" if abs(value) < ROUNDOFF else format(value, spec)
+#: Short names of the losses for tables and prose (plain text).
+SHORT = {"mse_softmax": "L1", "cross_entropy": "L2", "mse_logits": "MSE on logits"}
 
 
-def logit_table(res: Result) -> str:
-    """(a): J's spectrum and the logit-level ratio against its bounds (Props. 1 and 2)."""
+def _zero_check(value: float) -> float | str:
+    """``value``, or the text "|x| < 1e-14" when it is 0 up to float64 roundoff (:data:`ROUNDOFF`)."""
+    return f"|x| < {ROUNDOFF:.0e}" if abs(value) < ROUNDOFF else value
+
+
+def logit_table(res: Result) -> Table:
+    """(a): J's spectrum and the logit-level ratio ρ against its bounds (Props. 1 and 2), extremes over
+    every random logit vector."""
     lg = res.logits
-    return format_rows(
-        [
-            ("random logit vectors (k, count)", f"{res.k}, {res.n_logits}"),
-            ("max λ_max(J)          (≤ 1/2, Prop. 1)", f"{lg.J_max_eig:.6f}"),
-            ("min λ_min(J)          (≥ 0)", _zero_check(lg.J_min_eig, "+.2e")),
-            ("max ‖J·1‖             (= 0)", _zero_check(lg.J_null_residual, ".2e")),
-            ("min λ₊(J) − min p     (≥ 0 on 1⊥)", _zero_check(lg.J_perp_min_minus_pmin, "+.2e")),
-            ("max λ₊(J) − 2nd min p (≤ 0 on 1⊥)", f"{lg.J_perp_min_minus_p2:+.2e}"),
-            ("max |(Jv)_c + p_c‖v‖²| (= 0, Prop. 2)", _zero_check(lg.Jv_c_identity_error, ".2e")),
-            ("max ρ = ‖∂L1/∂z‖/‖∂L2/∂z‖", f"{lg.max_logit_ratio:.6f}"),
-            ("min ρ", f"{lg.min_logit_ratio:.3e}"),
-            ("min ρ − μ(p)          (≥ 0, Prop. 2)", f"{lg.logit_ratio_minus_bound_min:+.2e}"),
-            ("min ρ / μ(p)          (≥ 1)", f"{lg.logit_ratio_over_bound_min:.6f}"),
-            ("ρ at k = 2, p = (1/2, 1/2)", f"{lg.equality_ratio_k2:.6f}"),
-        ]
-    )
-
-
-def _saturation_rows(sat: SaturationPath, i: int, name: str) -> list[tuple[str, str]]:
-    """Both gradient norms at the logits and through the parameters at the path's point ``i``."""
-    return [
-        (f"{name}: ‖∂L2/∂z‖, ‖∂L1/∂z‖", f"{float(sat.logit_grad2[i]):.4e}, {float(sat.logit_grad1[i]):.4e}"),
-        (f"{name}: ‖∇_W L2‖, ‖∇_W L1‖", f"{float(sat.param_grad2[i]):.4e}, {float(sat.param_grad1[i]):.4e}"),
-    ]
-
-
-def saturation_table(res: Result) -> str:
-    """(b): the confidently wrong sample, at t = 0 and t = t_max (the Corollary of Prop. 2)."""
-    sat = res.saturation
     rows = [
-        ("label c, wrong class", f"{sat.label}, {sat.wrong}"),
-        ("max |z(x0) − z0 − t·e_wrong| (last-layer shift)", f"{sat.logit_shift_error:.2e}"),
+        ("largest eigenvalue of J(p)", "Prop. 1", "≤ 1/2", lg.J_max_eig),
+        ("smallest eigenvalue of J(p)", "Prop. 1", "≥ 0", _zero_check(lg.J_min_eig)),
+        ("largest ‖J(p)·1‖", "Prop. 1", "= 0", _zero_check(lg.J_null_residual)),
+        ("smallest λ₊(J) − min p", "Prop. 1", "≥ 0", _zero_check(lg.J_perp_min_minus_pmin)),
+        ("largest λ₊(J) − second smallest p", "Prop. 1", "≤ 0", lg.J_perp_min_minus_p2),
+        ("ρ at k = 2, p = (1/2, 1/2)", "Prop. 1", "= 1/2", lg.equality_ratio_k2),
+        ("largest |(Jv)_c + p_c‖v‖²|", "Prop. 2", "= 0", _zero_check(lg.Jv_c_identity_error)),
+        ("largest ρ", "Prop. 2", "≤ 1/2", lg.max_logit_ratio),
+        ("smallest ρ", "", "> 0", lg.min_logit_ratio),
+        ("smallest ρ − μ(p)", "Prop. 2", "≥ 0", lg.logit_ratio_minus_bound_min),
+        ("smallest ρ / μ(p)", "Prop. 2", "≥ 1", lg.logit_ratio_over_bound_min),
     ]
-    rows += _saturation_rows(sat, 0, "t = 0")
-    rows += _saturation_rows(sat, -1, f"t = {float(sat.t[-1]):.1f}")
-    rows += [
-        ("ratio ‖∇_W L1‖/‖∇_W L2‖ at the end", f"{sat.ratio:.4e}"),
-        ("ratio at the logits at the end", f"{sat.logit_ratio:.4e}"),
-        ("d log(ratio)/dt, parameters (tail)", f"{sat.slope_param:.4f}"),
-        ("d log(ratio)/dt, logits (tail)", f"{sat.slope_logit:.4f}"),
-    ]
-    return format_rows(rows)
+    return Table(
+        ["quantity", "from", "exact", "measured"],
+        rows,
+        caption=f"(a) {res.n_logits} random logit vectors, k = {res.k}: ρ = ‖∂L1/∂z‖ / ‖∂L2/∂z‖, "
+        "μ(p) = max(min p, p_c‖p − y‖), λ₊(J) the smallest eigenvalue of J on 1⊥.",
+        formats={"measured": ".7g"},
+    )
 
 
-def _training_row(run: TrainingRun, loss: str) -> str:
-    """One row of :func:`training_table`: the nets of width ``run.m`` trained with ``loss``."""
-    s = run.per_loss[loss]
+def saturation_table(res: Result) -> Table:
+    """(b): the confidently wrong sample, both gradient norms at t = 0 and t = t_max (Prop. 2's Corollary)."""
+    sat = res.saturation
+    pairs = [
+        ("‖∂L2/∂z‖ (logits)", sat.logit_grad2, None),
+        ("‖∂L1/∂z‖ (logits)", sat.logit_grad1, None),
+        ("‖∇_W L2‖ (weights)", sat.param_grad2, None),
+        ("‖∇_W L1‖ (weights)", sat.param_grad1, None),
+        ("ratio at the logits", sat.logit_grad1, sat.logit_grad2),
+        ("ratio through the weights", sat.param_grad1, sat.param_grad2),
+    ]
+    end = f"t = {float(sat.t[-1]):.1f}"
+    rows = [(name, *(float(a[i] / b[i] if b is not None else a[i]) for i in (0, -1))) for name, a, b in pairs]
+    return Table(
+        ["gradient norm", "t = 0", end],
+        rows,
+        caption=f"(b) One sample of the wide net (label {sat.label}) pushed along z = z₀ + t·e_wrong "
+        f"(wrong class {sat.wrong}); ratio = the L1 gradient norm over the L2 one.",
+        formats={"t = 0": ".4e", end: ".4e"},
+    )
+
+
+def saturation_summary(res: Result) -> str:
+    """(b) in words: the exactness of the last-layer shift and the fitted rate of the ratio."""
+    sat = res.saturation
     return (
-        f"m = {run.m:<5} {loss:<22}{s.loss_start:>11.4f}{s.loss_end:>11.4g}"
-        f"{s.accuracy_end:>10.3f}{s.p_c_min_end:>13.3e}{s.ratio12_end:>18.4f}{s.up_fraction:>10.3f}"
+        f"The last-layer shift moves the logits of the sample exactly along the path (largest residual "
+        f"{sat.logit_shift_error:.1e}). On the second half of the path, $\\log$(ratio) falls with slope "
+        f"{sat.slope_param:.4f} per unit of $t$ through the weights and {sat.slope_logit:.4f} at the logits "
+        f"(the rate $e^{{-t}}$ has slope $-1$), while $\\|\\nabla_W L_2\\|$ goes from {sat.grad2_start:.4f} "
+        f"to {sat.grad2_end:.4f}."
     )
 
 
-def training_table(res: Result) -> str:
-    """(c): sizes, step sizes, Prop. 3's per-sample checks and the gradient ratio at the end."""
-    lines = [
-        f"n = {res.n} samples, d = {res.d}, k = {res.k}, L = {res.L} hidden layers, "
-        f"{res.n_seeds} seeds, {res.steps} GD steps, eta = {res.eta}"
+def _width_columns(res: Result) -> list[str]:
+    """The column names "m = <narrow>", "m = <wide>" of the per-width tables."""
+    return [f"m = {run.m}" for run in res.runs.values()]
+
+
+def widths_table(res: Result) -> Table:
+    """(c)–(g): sizes, step sizes, dead nets, the kernel's growth and Prop. 3's per-sample checks, per width."""
+    runs = list(res.runs.values())
+    fields = [
+        ("weights P", "n_params"),
+        ("n(k − 1), the dimension the softmax sees", "n_perp"),
+        ("smallest step size lr", "lr_min"),
+        ("largest step size lr", "lr_max"),
+        ("dead nets at the end", "dead_nets"),
+        ("largest λ_max(K_t) / λ_max(K_0)", "kernel_growth_max"),
+        ("Prop. 3 violations", "bound_violations"),
+        ("Prop. 3 per-sample checks", "bound_checked"),
+        ("largest per-sample ‖∇_W L1‖ / ‖∇_W L2‖", "max_param_ratio"),
     ]
-    for run in res.runs.values():
-        lines.append(
-            f"m = {run.m:>5}: P = {run.n_params} weights (n(k−1) = {run.n_perp}), "
-            f"lr in [{run.lr_min:.3f}, {run.lr_max:.3f}], dead nets {run.dead_nets}, "
-            f"max λ_max(K_t)/λ_max(K_0) {run.kernel_growth_max:.2f}"
-        )
-        lines.append(
-            f"{'':>10}Prop. 3 violations {run.bound_violations}/{run.bound_checked}, "
-            f"max per-sample ‖∇L1‖/‖∇L2‖ {run.max_param_ratio:.3f}"
-        )
-    lines.append(
-        f"{'':>10}{'trained with':<22}{'loss start':>11}{'loss end':>11}{'accuracy':>10}"
-        f"{'min p_c end':>13}{'‖∇L1‖/‖∇L2‖ end':>18}{'steps up':>10}"
+    columns = _width_columns(res)
+    return Table(
+        ["", *columns],
+        [(name, *(getattr(run, field) for run in runs)) for name, field in fields],
+        caption=f"(c)–(g) n = {res.n} samples, d = {res.d}, k = {res.k}, L = {res.L} hidden layers, "
+        f"{res.n_seeds} seeds, {res.steps} GD steps, eta = {res.eta}.",
+        formats={c: ".4g" for c in columns},
     )
-    lines += [_training_row(run, loss) for run in res.runs.values() for loss in LOSSES]
-    lines.append("steps up: fraction of GD steps on which the trained loss increased (seed mean)")
-    return "\n".join(lines)
 
 
-def _kernel_line(run: TrainingRun) -> str:
-    """The head line of :func:`pl_table` for one width: λ₋(K_t) and Prop. 4's violations."""
-    head = f"m = {run.m}: "
-    if run.lambda_perp_min_init > 0:
-        head += (
-            f"λ₋(K_0) ≥ {run.lambda_perp_min_init:.4g}, λ₋(K_t)/λ₋(K_0) in "
-            f"[{run.lambda_perp_rel_min:.3f}, {run.lambda_perp_rel_max:.3f}]"
+def training_table(res: Result) -> Table:
+    """(d)–(g): where training ends for each width and loss (seed means; min p_c over seeds and samples)."""
+    rows = [
+        (
+            run.m,
+            SHORT[loss],
+            s.loss_start,
+            s.loss_end,
+            s.accuracy_end,
+            s.p_c_min_end,
+            s.ratio12_end,
+            s.up_fraction,
         )
-    else:
-        head += f"λ₋(K_t) = 0 up to rounding (max λ₋/λ₊ {run.lambda_perp_over_max_max:.1e})"
-    return head + f", Prop. 4 violations {run.cert_violations}/{run.cert_checked}"
+        for run in res.runs.values()
+        for loss, s in run.per_loss.items()
+    ]
+    return Table(
+        ["m", "trained with", "loss start", "loss end", "accuracy", "min p_c end", "‖∇L1‖/‖∇L2‖ end", "steps up"],
+        rows,
+        caption="(d)–(g) Seed means at the last step; steps up: the fraction of GD steps on which the "
+        "trained loss increased.",
+        formats={
+            "loss start": ".4f",
+            "loss end": ".4g",
+            "min p_c end": ".3e",
+            "‖∇L1‖/‖∇L2‖ end": ".4f",
+        },
+    )
 
 
-def _pl_row(run: TrainingRun, loss: str) -> str:
-    """One row of :func:`pl_table`: the nets of width ``run.m`` trained with ``loss``."""
-    s = run.per_loss[loss]
+def training_summary(res: Result) -> str:
+    """(d)–(g) in words: the wide net's ratio against ½, the narrow nets' kernel growth, steps up, the
+    smallest p_c and the per-sample factor ½ (each sentence from the measurements, never typed)."""
+    nn, w = res.narrow, res.wide
+    wide_ratio = [w.per_loss[loss].ratio12_end for loss in LOSSES]
+    below = "below" if max(wide_ratio) < 0.5 else "not below"
+    up = max(nn.per_loss[loss].up_fraction for loss in LOSSES)
+    p_c = nn.per_loss["mse_softmax"].p_c_min_end
+    factor = "does not hold" if nn.max_param_ratio > 0.5 else "holds"
     return (
-        f"m = {run.m:<5} {loss:<16}{s.pl_start:>14.4g}{s.pl_end:>11.4g}{s.pl_min:>11.3g}"
-        f"{s.loj_min:>12.4g}{s.loj_end:>10.4g}{s.cert_min:>11.3g}{s.cert_upper_max:>10.3g}"
+        f"For the wide net (m = {w.m}) the full-batch ratio $\\|\\nabla L_1\\|/\\|\\nabla L_2\\|$ ends at "
+        + ", ".join(f"{r:.4f}" for r in wide_ratio)
+        + f" (trained with $L_1$, $L_2$, MSE on logits), {below} $\\frac12$. The narrow nets (m = {nn.m}) "
+        f"behave differently: their tangent kernel's largest eigenvalue grows by up to "
+        f"{nn.kernel_growth_max:.1f} times its start (the wide net's by {w.kernel_growth_max:.2f}), and GD "
+        f"raises the trained loss on up to {up:.1%} of the steps. Trained with $L_1$, a narrow net ends "
+        f"with a smallest label probability $p_c$ of {p_c:.2e}. Per sample, the narrow nets' largest "
+        f"$\\|\\nabla_W L_1\\|/\\|\\nabla_W L_2\\|$ is {nn.max_param_ratio:.3f}: through the weights the "
+        f"logit-level factor $\\frac12$ {factor} (Prop. 3 allows it to fail when $\\sigma_+ \\ne \\sigma_-$); "
+        f"the wide net's is {w.max_param_ratio:.3f}."
     )
 
 
-def pl_table(res: Result) -> str:
-    """(d): tangent kernel, Prop. 4's constants and the measured ratios (seed means unless 'min'/'max')."""
-    lines = [_kernel_line(run) for run in res.runs.values()]
-    lines.append(
-        f"{'':>10}{'trained with':<16}{'‖∇L‖²/L start':>14}{'end':>11}{'min':>11}"
-        f"{'‖∇L‖/L min':>12}{'end':>10}{'c₋ min':>11}{'c₊ max':>10}"
-    )
-    lines += [_pl_row(run, loss) for run in res.runs.values() for loss in LOSSES]
-    lines.append("c₋, c₊: Prop. 4 (for mse_logits they bound ‖∇L‖²/L, for the softmax losses ‖∇L‖/L)")
-    w = res.wide
-    lines.append(
-        f"m = {w.m}, second half of training: d log(‖∇L‖²/L) / d log L = "
-        f"{w.per_loss['mse_softmax'].pl_vs_loss_slope:.2f} (mse_softmax), "
-        f"{w.per_loss['cross_entropy'].pl_vs_loss_slope:.2f} (cross_entropy); 1 in the limit L → 0"
-    )
-    return "\n".join(lines)
+def _relative(run: TrainingRun, value: float) -> float | None:
+    """A ratio to λ₋(K_0), or ``None`` (shown "–") when some λ₋(K_0) is not positive (a singular kernel)."""
+    return value if run.lambda_perp_min_init > 0 else None
 
 
-# -- the figure --------------------------------------------------------------------------------
+def kernel_table(res: Result) -> Table:
+    """(h)–(k): the tangent kernel's smallest eigenvalue on (1⊥)ⁿ and Prop. 4's checks, per width."""
+    runs = list(res.runs.values())
+    rows = [
+        ("smallest λ₋(K_0)", *(_zero_check(run.lambda_perp_min_init) for run in runs)),
+        ("smallest λ₋(K_t) / λ₋(K_0)", *(_relative(run, run.lambda_perp_rel_min) for run in runs)),
+        ("largest λ₋(K_t) / λ₋(K_0)", *(_relative(run, run.lambda_perp_rel_max) for run in runs)),
+        ("largest λ₋ / λ₊", *(_zero_check(run.lambda_perp_over_max_max) for run in runs)),
+        ("Prop. 4 violations", *(run.cert_violations for run in runs)),
+        ("Prop. 4 checks", *(run.cert_checked for run in runs)),
+    ]
+    columns = _width_columns(res)
+    return Table(
+        ["", *columns],
+        rows,
+        caption="(h)–(k) The tangent kernel K_t on (1⊥)ⁿ at the checkpoints (λ₋, λ₊ its extreme "
+        "eigenvalues; – where λ₋(K_0) = 0) and the checks of Prop. 4.",
+        formats={c: ".4g" for c in columns},
+    )
+
+
+def pl_table(res: Result) -> Table:
+    """(h)–(k): the PL ratio, ‖∇L‖/L and Prop. 4's constants for each width and loss."""
+    rows = [
+        (run.m, SHORT[loss], s.pl_start, s.pl_end, s.pl_min, s.loj_min, s.loj_end, s.cert_min, s.cert_upper_max)
+        for run in res.runs.values()
+        for loss, s in run.per_loss.items()
+    ]
+    columns = ["m", "trained with", "PL start", "PL end", "PL min", "‖∇L‖/L min", "‖∇L‖/L end", "c₋ min", "c₊ max"]
+    return Table(
+        columns,
+        rows,
+        caption="(h)–(k) PL = ‖∇L‖²/L, seed means at the start and the end, min and max over seeds and "
+        "steps; c₋, c₊ are Prop. 4's constants (bounds on ‖∇L‖²/L for MSE on logits, on ‖∇L‖/L for L1 and L2).",
+        formats={c: ".3g" for c in columns[2:]},
+    )
+
+
+def answer_summary(res: Result) -> str:
+    """The measured numbers behind the two answers (Markdown, right under the verdicts)."""
+    lg, sat, nn, w = res.logits, res.saturation, res.narrow, res.wide
+    s = w.per_loss
+    q1 = (
+        f"**Question 1, measured.** Over {res.n_logits} random logit vectors (k = {res.k}) the ratio "
+        f"$\\rho = \\|\\partial L_1/\\partial z\\|/\\|\\partial L_2/\\partial z\\|$ is at most "
+        f"{lg.max_logit_ratio:.6f} and never below its lower bound $\\mu(p)$ (smallest $\\rho - \\mu(p)$: "
+        f"{lg.logit_ratio_minus_bound_min:.2e}). One sample of the wide net pushed to a wrong class with "
+        f"margin $t = {float(sat.t[-1]):.1f}$ has $\\|\\nabla_W L_2\\| = {sat.grad2_end:.4f}$ but "
+        f"$\\|\\nabla_W L_1\\| = {sat.grad1_end:.2e}$. Prop. 3's per-sample bounds were violated "
+        f"{nn.bound_violations + w.bound_violations} times in {nn.bound_checked + w.bound_checked} checks "
+        f"on the trained nets."
+    )
+    q2 = (
+        f"**Question 2, measured.** On the wide net (m = {w.m}) the tangent kernel's smallest eigenvalue on "
+        f"$(\\mathbf 1^\\perp)^n$ stays between {w.lambda_perp_rel_min:.3f} and {w.lambda_perp_rel_max:.3f} "
+        f"times its start, and $\\|\\nabla L\\|/L$ never falls below {s['mse_softmax'].loj_min:.3f} ($L_1$) "
+        f"or {s['cross_entropy'].loj_min:.3f} ($L_2$), while the loss falls from "
+        f"{s['mse_softmax'].loss_start:.4f} to {s['mse_softmax'].loss_end:.4f} ($L_1$) and from "
+        f"{s['cross_entropy'].loss_start:.4f} to {s['cross_entropy'].loss_end:.4f} ($L_2$). The narrow net "
+        f"(m = {nn.m}, {nn.n_params} weights, fewer than $n(k-1) = {nn.n_perp}$) reaches $\\|\\nabla L\\|/L$ as "
+        f"low as {nn.per_loss['mse_softmax'].loj_min:.2e} ($L_1$) and {nn.per_loss['cross_entropy'].loj_min:.2e} "
+        f"($L_2$)."
+    )
+    return q1 + "\n\n" + q2
+
+
+def _times(a: float, b: float) -> str:
+    """a/b as a whole number of times ("∞" when b = 0)."""
+    return f"{a / b:.0f}" if b > 0 else "∞"
+
+
+def reading_summary(res: Result) -> str:
+    """(h)–(k) in words: Prop. 4's checks, the PL slope, how far the measured ‖∇L‖/L sits above Prop. 4's
+    c₋, and the narrow net's smallest ‖∇L‖/L and dead nets."""
+    nn, w = res.narrow, res.wide
+    soft = ("mse_softmax", "cross_entropy")
+    slope = [w.per_loss[loss].pl_vs_loss_slope for loss in soft]
+    falls = "falls" if min(slope) > 0 else "does not fall"
+    slack = [_times(w.per_loss[loss].loj_min, w.per_loss[loss].cert_min) for loss in soft]
+    gap = [_times(w.per_loss[loss].loj_min, nn.per_loss[loss].loj_min) for loss in soft]
+    return (
+        f"On the wide net Prop. 4 was violated {w.cert_violations} times in {w.cert_checked} checks "
+        f"(the narrow net: {nn.cert_violations} in {nn.cert_checked}). Over the second half of training the "
+        f"PL ratio of the wide net {falls} with the loss: $d\\log(\\|\\nabla L\\|^2/L)/d\\log L$ = "
+        f"{slope[0]:.2f} ($L_1$) and {slope[1]:.2f} ($L_2$), where the limit $L \\to 0$ has slope $1$. For MSE "
+        f"on logits it stays at or above {w.per_loss['mse_logits'].pl_min:.3g}, and that loss ends at "
+        f"{w.per_loss['mse_logits'].loss_end:.2e}. The wide net's smallest $\\|\\nabla L\\|/L$ is "
+        f"{slack[0]} ($L_1$) and {slack[1]} ($L_2$) times Prop. 4's smallest $c_-$: the constant is a worst "
+        f"case (the worst sample's $p_c$, the worst kernel direction), not a prediction. On the narrow net "
+        f"$\\|\\nabla L\\|/L$ gets {gap[0]} ($L_1$) and {gap[1]} ($L_2$) times smaller than anywhere on the "
+        f"wide net's path, and {nn.dead_nets} of its {res.n_seeds * len(LOSSES)} nets ended dead (every ReLU "
+        f"of a layer off for every input, so the gradient is exactly 0 at a positive loss)."
+    )
+
+
+# -- the figures -----------------------------------------------------------------------------------
 COLORS = {"mse_softmax": PALETTE[0], "cross_entropy": PALETTE[1], "mse_logits": PALETTE[2]}
 
 
@@ -1016,14 +1152,36 @@ def _band(ax, x, values: np.ndarray, color: str, ls: str = "-", label: str | Non
         ax.fill_between(x, values.min(0), values.max(0), color=color, alpha=0.15, lw=0, rasterized=True)
 
 
-# -- Q1 panels -----------------------------------------------------------------------------------
+def _plain(value: float, _pos: int) -> str:
+    """A tick label as a plain number (0.1, 0.2, 0.5)."""
+    return f"{value:g}"
+
+
+def _tidy_log(ax) -> None:
+    """Tick labels of log axes: powers of ten only (no minor labels) when an axis spans at least a
+    decade and a half; on a shorter axis, plain numbers at 1, 2 and 5 times the powers of ten."""
+    for axis, scale, lim in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()), (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
+        if scale != "log":
+            continue
+        axis.set_minor_formatter(NullFormatter())
+        if math.log10(max(lim) / min(lim)) < 1.5:
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(_plain))
+
+
+def _below(ax, ncols: int = 2) -> None:
+    """The axis' legend under it, outside the data."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=ncols, frameon=False)
+
+
+# -- question 1: (a) random logits, (b) the saturation path, (c) every sample ---------------------------
 def _draw_logit_ratio(ax, res: Result) -> None:
-    """(a) ρ against μ(p) on random logits (Prop. 2)."""
+    """ρ against μ(p) on random logits (Prop. 2), coloured by p_c."""
     lg = res.logits
     mu, rho, pc = lg.sample_bound.numpy(), lg.sample_ratio.numpy(), lg.sample_p_c.numpy()
     keep = mu > 1e-12
     sc = ax.scatter(
-        mu[keep], rho[keep], c=pc[keep], s=3, lw=0, cmap="viridis", norm=LogNorm(1e-4, 1), alpha=0.6, rasterized=True
+        mu[keep], rho[keep], c=pc[keep], s=4, lw=0, cmap="viridis", norm=LogNorm(1e-4, 1), alpha=0.7, rasterized=True
     )
     ax.figure.colorbar(sc, ax=ax, shrink=0.85, label=r"$p_c$ (probability of the label)")
     grid = np.geomspace(1e-8, 0.5, 50)
@@ -1036,13 +1194,14 @@ def _draw_logit_ratio(ax, res: Result) -> None:
         ylim=(1e-8, 0.8),
         xlabel=r"$\mu(p) = \max(\min_i p_i,\ p_c\|p-y\|)$",
         ylabel=r"$\rho = \|\partial L_1/\partial z\| \,/\, \|\partial L_2/\partial z\|$",
+        title=f"random logits, k = {res.k}",
     )
-    ax.legend(loc="upper left", framealpha=0.9)
-    ax.set_title(f"(a) random logits, k = {res.k}", loc="left")
+    ax.xaxis.set_major_locator(LogLocator(numticks=5))  # every other decade: the labels do not touch
+    ax.legend(loc="lower right", framealpha=0.9)  # below the diagonal is empty: ρ ≥ μ(p) (Prop. 2)
 
 
 def _draw_saturation(ax, res: Result) -> None:
-    """(b) Both gradient norms along the saturation path, with Prop. 3's bounds."""
+    """Both gradient norms along the saturation path, with Prop. 3's bounds."""
     sat = res.saturation
     t = sat.t.numpy()
     c1, c2 = COLORS["mse_softmax"], COLORS["cross_entropy"]
@@ -1057,21 +1216,22 @@ def _draw_saturation(ax, res: Result) -> None:
         lw=0,
         label=r"Prop. 3 bounds on $\|\nabla_W L_1\|$",
     )
-    ax.plot(t, sat.logit_grad2.numpy(), color=c2, lw=1.2, ls=":", label=r"$\|\partial L_2/\partial z\|$")
-    ax.plot(t, sat.logit_grad1.numpy(), color=c1, lw=1.2, ls=":", label=r"$\|\partial L_1/\partial z\|$")
+    ax.plot(t, sat.logit_grad2.numpy(), color=c2, lw=1.4, ls=":", label=r"$\|\partial L_2/\partial z\|$")
+    ax.plot(t, sat.logit_grad1.numpy(), color=c1, lw=1.4, ls=":", label=r"$\|\partial L_1/\partial z\|$")
     ax.set(
         yscale="log",
         xlim=(t[0], t[-1]),
         ylim=(max(float(sat.param_lower1.min()), 1e-12), None),
         xlabel=r"margin $t$ of the wrong class: $z = z_0 + t\,e_{\mathrm{wrong}}$",
         ylabel="gradient norm",
+        title=f"a confidently wrong sample (m = {res.wide.m})",
     )
-    ax.legend(loc="lower left", framealpha=0.9)
-    ax.set_title(f"(b) a confidently wrong sample (m = {res.wide.m})", loc="left")
+    ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+    _below(ax)
 
 
 def _draw_sample_scatter(ax, res: Result) -> None:
-    """(c) Per-sample ‖∇_W L₁‖ against ‖∇_W L₂‖ at every checkpoint of both widths (Prop. 3)."""
+    """Per-sample ‖∇_W L₁‖ against ‖∇_W L₂‖ at every checkpoint of both widths (Prop. 3)."""
     sc = None
     for tag, marker in (("wide", "o"), ("narrow", "^")):
         run = res.runs[tag]
@@ -1082,7 +1242,7 @@ def _draw_sample_scatter(ax, res: Result) -> None:
             g2[keep],
             g1[keep],
             c=np.clip(pc[keep], 1e-4, 1),
-            s=5 if tag == "wide" else 12,
+            s=6 if tag == "wide" else 14,
             marker=marker,
             cmap="viridis",
             norm=LogNorm(1e-4, 1),
@@ -1091,9 +1251,9 @@ def _draw_sample_scatter(ax, res: Result) -> None:
             rasterized=True,
             **edge,
         )
-    ax.figure.colorbar(sc, ax=ax, shrink=0.85, label=r"$p_c$")
-    lo, hi = 1e-6, 20
-    grid = np.geomspace(lo, hi, 20)
+    ax.figure.colorbar(sc, ax=ax, shrink=0.85, label=r"$p_c$ (probability of the label)")
+    hi = 20
+    grid = np.geomspace(1e-6, hi, 20)
     ax.plot(grid, 0.5 * grid, color="0.3", ls="--", lw=1, label=r"$\|\nabla L_1\| = \frac{1}{2}\|\nabla L_2\|$")
     ax.set(
         xscale="log",
@@ -1102,12 +1262,15 @@ def _draw_sample_scatter(ax, res: Result) -> None:
         ylim=(1e-12, hi),
         xlabel=r"per-sample $\|\nabla_W L_2(x_i)\|$",
         ylabel=r"per-sample $\|\nabla_W L_1(x_i)\|$",
+        title="every sample, every checkpoint",
     )
-    ax.legend(loc="lower right", framealpha=0.9, markerscale=2)
-    ax.set_title("(c) every sample, every checkpoint", loc="left")
+    legend = ax.legend(loc="lower right", framealpha=0.9, markerscale=1.5)
+    for handle in legend.legend_handles[:2]:
+        handle.set_array(None)  # the markers stand for the widths; colour is p_c (the colour bar)
+        handle.set_facecolor("0.6")
 
 
-# -- training panels --------------------------------------------------------------------------------
+# -- training: (d)–(g) both gradient norms and their ratio -------------------------------------------
 def _draw_norms(ax, res: Result, tag: str) -> None:
     """Full-batch ‖∇L₁‖ and ‖∇L₂‖ of the nets trained with L₁ and with L₂, width ``tag``."""
     run = res.runs[tag]
@@ -1117,9 +1280,13 @@ def _draw_norms(ax, res: Result, tag: str) -> None:
         for r, loss in enumerate(res.losses[:2]):
             label = rf"$\|\nabla {('L_1', 'L_2')[r]}\|$, trained with {('$L_1$', '$L_2$')[j_trained]}"
             _band(ax, x, g[:, j_trained, :, r], COLORS[loss], ls, label)
-    ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel="full-batch gradient norm")
-    ax.legend(loc="lower left", framealpha=0.9)
-    ax.set_title(f"({'a' if tag == 'narrow' else 'c'}) m = {run.m}: gradient norms", loc="left")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="GD step + 1",
+        ylabel="full-batch gradient norm",
+        title=f"m = {run.m}: gradient norms",
+    )
 
 
 def _draw_ratio(ax, res: Result, tag: str) -> None:
@@ -1129,32 +1296,34 @@ def _draw_ratio(ax, res: Result, tag: str) -> None:
     g = run.grad_norm.numpy()
     for j, loss in enumerate(res.losses):
         _band(ax, x, g[:, j, :, 0] / g[:, j, :, 1], COLORS[loss], "-", f"trained with {NAMES[loss]}")
-    ax.axhline(0.5, color="0.3", ls="--", lw=1, label=r"$\frac{1}{2}$ (logit-level bound)")
-    ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel=r"$\|\nabla L_1\| \,/\, \|\nabla L_2\|$")
-    ax.legend(loc="lower left", framealpha=0.9)
-    ax.set_title(f"({'b' if tag == 'narrow' else 'd'}) m = {run.m}: ratio", loc="left")
+    ax.axhline(0.5, color="0.3", ls="--", lw=1, label=r"$\frac{1}{2}$ (the bound at the logits)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="GD step + 1",
+        ylabel=r"$\|\nabla L_1\| \,/\, \|\nabla L_2\|$",
+        title=f"m = {run.m}: ratio",
+    )
 
 
-# -- Q2 panels ----------------------------------------------------------------------------------------
+# -- question 2: (h)–(k) loss, PL ratio, ‖∇L‖/L, the tangent kernel ------------------------------------
 def _own(values: torch.Tensor, j: int) -> np.ndarray:
     """The nets trained with loss j, measured on loss j: ``(S, T + 1)`` of a ``(S, J, T + 1, 3)`` record."""
     return values.numpy()[:, j, :, j]
 
 
 def _draw_loss(ax, res: Result) -> None:
-    """(a) The training loss of every width and loss."""
+    """The training loss of every width and loss."""
     x = _steps(res)
     for tag in ("wide", "narrow"):
         run = res.runs[tag]
         for j, loss in enumerate(res.losses):
-            _band(ax, x, _own(run.loss, j), COLORS[loss], WIDTH_STYLE[tag], f"{NAMES[loss]}, m = {run.m}")
-    ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel="training loss $L$")
-    ax.legend(loc="lower left", framealpha=0.9, fontsize=7)
-    ax.set_title("(a) loss", loc="left")
+            _band(ax, x, _own(run.loss, j), COLORS[loss], WIDTH_STYLE[tag])
+    ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel="training loss $L$", title="loss")
 
 
 def _draw_pl(ax, res: Result) -> None:
-    """(b) The PL ratio ‖∇L‖²/L, with the wide net's 2λ_min(K_t)/n for MSE on logits (Prop. 4)."""
+    """The PL ratio ‖∇L‖²/L, with the wide net's 2λ_min(K_t)/n for MSE on logits (Prop. 4)."""
     x = _steps(res)
     for tag in ("wide", "narrow"):
         run = res.runs[tag]
@@ -1162,27 +1331,19 @@ def _draw_pl(ax, res: Result) -> None:
             _band(ax, x, _own(run.grad_norm, j) ** 2 / _own(run.loss, j), COLORS[loss], WIDTH_STYLE[tag])
     ck = np.asarray(res.wide.checkpoints) + 1.0
     lo = res.wide.per_loss["mse_logits"].certificate_lower.numpy()
-    ax.plot(
-        ck,
-        lo.min(0),
-        "v",
-        color=COLORS["mse_logits"],
-        ms=5,
-        label=r"$2\lambda_{\min}(K_t)/n$, m = " + str(res.wide.m),
-    )
+    ax.plot(ck, lo.min(0), "v", color=COLORS["mse_logits"], ms=5)
     ax.set(
         xscale="log",
         yscale="log",
         ylim=(1e-7, None),
         xlabel="GD step + 1",
-        ylabel=r"$\|\nabla L\|^2 / L$  (PL ratio; clipped at $10^{-7}$)",
+        ylabel=r"$\|\nabla L\|^2 / L$ (clipped at $10^{-7}$)",
+        title="Polyak–Łojasiewicz ratio",
     )
-    ax.legend(loc="lower left", framealpha=0.9)
-    ax.set_title("(b) Polyak–Łojasiewicz ratio", loc="left")
 
 
 def _draw_lojasiewicz(ax, res: Result) -> None:
-    """(c) ‖∇L‖/L of the softmax losses between Prop. 4's c₋ and c₊ (wide net)."""
+    """‖∇L‖/L of the softmax losses between Prop. 4's c₋ and c₊ (wide net)."""
     x = _steps(res)
     ck = np.asarray(res.wide.checkpoints) + 1.0
     for j, loss in enumerate(res.losses[:2]):
@@ -1191,96 +1352,157 @@ def _draw_lojasiewicz(ax, res: Result) -> None:
             _band(ax, x, _own(run.grad_norm, j) / _own(run.loss, j), COLORS[loss], WIDTH_STYLE[tag])
         lo = res.wide.per_loss[loss].certificate_lower.numpy().min(0)
         hi = res.wide.per_loss[loss].certificate_upper.numpy().max(0)
-        ax.plot(ck, lo, "^", color=COLORS[loss], ms=4, label=rf"$c_-$, $c_+$ for {NAMES[loss]}, m = {res.wide.m}")
+        ax.plot(ck, lo, "^", color=COLORS[loss], ms=4)
         ax.plot(ck, hi, "v", color=COLORS[loss], ms=4)
-    ax.set(xscale="log", yscale="log", xlabel="GD step + 1", ylabel=r"$\|\nabla L\| / L$")
-    ax.legend(loc="lower left", framealpha=0.9)
-    ax.set_title("(c) gradient over loss (Prop. 4)", loc="left")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="GD step + 1",
+        ylabel=r"$\|\nabla L\| / L$",
+        title=r"gradient over loss, $L_1$ and $L_2$",
+    )
 
 
 def _draw_kernel(ax, res: Result) -> None:
-    """(d) λ₋(K_t)/λ₋(K_0) of the wide net; the narrow net's singular kernel in words."""
+    """λ₋(K_t)/λ₋(K_0) of the wide net; the narrow net's singular kernel in words."""
     ck = np.asarray(res.wide.checkpoints) + 1.0
     lam = res.wide.ckpt_lambda_perp_min.numpy()  # (S, J, C)
     for j, loss in enumerate(res.losses):
         rel = lam[:, j] / lam[:, j, :1]
-        ax.plot(ck, np.median(rel, 0), "o-", color=COLORS[loss], ms=3, lw=1.2, label=f"trained with {NAMES[loss]}")
+        ax.plot(ck, np.median(rel, 0), "o-", color=COLORS[loss], ms=3, lw=1.2)
         ax.fill_between(ck, rel.min(0), rel.max(0), color=COLORS[loss], alpha=0.15, lw=0)
     ax.axhline(0.5, color="0.3", ls="--", lw=1, label=r"$\frac{1}{2}$ (what the theorems need)")
     nn = res.narrow
+    largest = f"{nn.lambda_perp_over_max_max:.0e}" if nn.lambda_perp_over_max_max > 0 else "0"
     ax.text(
-        0.02,
-        0.04,
-        f"m = {nn.m}: λ₋ = 0 (largest λ₋/λ₊ {nn.lambda_perp_over_max_max:.0e}),\n"
-        f"P = {nn.n_params} < n(k−1) = {nn.n_perp}",
+        0.03,
+        0.05,
+        f"m = {nn.m}: λ₋ = 0 (largest λ₋/λ₊ {largest}),\nP = {nn.n_params} < n(k−1) = {nn.n_perp}",
         transform=ax.transAxes,
         fontsize=8,
     )
-    ax.set(xscale="log", ylim=(0, None), xlabel="GD step + 1", ylabel=r"$\lambda_-(K_t)\,/\,\lambda_-(K_0)$")
+    ax.set(
+        xscale="log",
+        ylim=(0, None),
+        xlabel="GD step + 1",
+        ylabel=r"$\lambda_-(K_t)\,/\,\lambda_-(K_0)$",
+        title=f"tangent kernel on $(1^\\perp)^n$, m = {res.wide.m}",
+    )
     ax.legend(loc="upper left", framealpha=0.9)
-    ax.set_title(f"(d) tangent kernel on $(1^\\perp)^n$, m = {res.wide.m}", loc="left")
 
 
-# -- figures --------------------------------------------------------------------------------------------
-def plot_logit_answer(res: Result) -> Figure:
-    """Q1: (a) ratio against its bounds on random logits, (b) the saturation counterexample, (c) trained nets."""
-    fig, axes = new_figure(3, 1, width=4.3, height=3.8)
+def _legend_losses_widths(fig: Figure, res: Result, losses: tuple[str, ...]) -> None:
+    """One legend for a figure: colour = loss trained with, line style = width, and the markers of
+    Prop. 4's constants (coloured by loss in (j))."""
+    handles = [Line2D([], [], color=COLORS[loss], lw=1.6, label=f"trained with {NAMES[loss]}") for loss in losses]
+    handles += [
+        Line2D([], [], color="0.2", ls=WIDTH_STYLE[tag], lw=1.6, label=f"{tag} net, m = {run.m}")
+        for tag, run in (("wide", res.wide), ("narrow", res.narrow))
+    ]
+    handles.append(Patch(color="0.2", alpha=0.15, label="min–max over seeds"))
+    handles += [
+        Line2D(
+            [], [], marker="v", ls="", ms=5, color=COLORS["mse_logits"], label=r"(i) $2\lambda_{\min}(K_t)/n$, wide net"
+        ),
+        Line2D([], [], marker="^", ls="", ms=4, color="0.3", label=r"(j) $c_-$ of Prop. 4, wide net"),
+        Line2D([], [], marker="v", ls="", ms=4, color="0.3", label=r"(j) $c_+$ of Prop. 4, wide net"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+
+
+# -- the page's figures (Shown groups legible at the 780 px column) -------------------------------------
+def _question1(res: Result) -> list[Shown]:
+    """Companion figure 1 (a, b) and (c): question 1 at the logits, on one sample, on every sample."""
+    fig, axes = new_figure(2, 1, width=4.25, height=4.1)
     with style():
         _draw_logit_ratio(axes[0, 0], res)
         _draw_saturation(axes[0, 1], res)
-        _draw_sample_scatter(axes[0, 2], res)
-    return fig
+        letter_panels(axes[0])
+        fig_c, axes_c = new_figure(1, 1, width=5.6, height=4.0)
+        _draw_sample_scatter(axes_c[0, 0], res)
+        letter_panels(axes_c[0], start=2)
+    for ax in (*axes[0], axes_c[0, 0]):
+        _tidy_log(ax)
+    ab = Shown(
+        fig,
+        f"Companion figure 1 (a, b). Question 1. (a) On {res.n_logits} random logit vectors (the first "
+        f"{len(res.logits.sample_ratio)} shown), the ratio ρ of the L1 and L2 gradients at the logits lies "
+        "between its lower bound μ(p) (dashed) and 1/2; colour: the label's probability p_c. (b) One sample of "
+        f"the wide net (m = {res.wide.m}) pushed to a confidently wrong prediction with margin t: ‖∇_W L2‖ stays "
+        "large while ‖∇_W L1‖ falls like e^(−t), inside the bounds of Prop. 3 (band); dotted: the same at the logits.",
+        "Left: a log-log scatter of the gradient ratio against its lower bound, every point between the dashed "
+        "diagonal and the horizontal line at one half. Right: on a log scale against the margin t, the "
+        "cross-entropy gradient stays flat while the MSE gradient falls on a straight line.",
+    )
+    c = Shown(
+        fig_c,
+        "Companion figure 1 (c). Per-sample ‖∇_W L1‖ against ‖∇_W L2‖ of the trained nets, every sample at every "
+        f"checkpoint (circles: wide net, m = {res.wide.m}; triangles: narrow net, m = {res.narrow.m}; colour: the "
+        "label's probability p_c). Points above the dashed line exceed the logit-level factor 1/2, which Prop. 3 "
+        "allows through the weights when σ₊ ≠ σ₋.",
+        "A log-log scatter of the two per-sample gradient norms with a dashed line at half the cross-entropy "
+        "gradient; samples with a small label probability sit far below it, with a large cross-entropy and a tiny "
+        "MSE gradient.",
+        "samples",
+    )
+    return [ab, c]
 
 
-def plot_training_norms(res: Result) -> Figure:
-    """Both gradient norms and their ratio along training, narrow (top) and wide (bottom)."""
-    fig, axes = new_figure(2, 2, width=5.0, height=3.6)
+def _training(res: Result) -> Shown:
+    """Companion figure 1 (d)–(g): both gradient norms and their ratio along GD, narrow and wide."""
+    fig, axes = new_figure(2, 2, width=4.25, height=3.2)
     with style():
         for row, tag in enumerate(("narrow", "wide")):
             _draw_norms(axes[row, 0], res, tag)
             _draw_ratio(axes[row, 1], res, tag)
-    return fig
+        letter_panels(axes.ravel(), start=3)
+        _below(axes[1, 0], ncols=1)
+        _below(axes[1, 1], ncols=1)
+    for ax in axes.ravel():
+        _tidy_log(ax)
+    return Shown(
+        fig,
+        f"Companion figure 1 (d–g). Full-batch gradient norms along gradient descent, the narrow net "
+        f"(m = {res.narrow.m}) on top and the wide net (m = {res.wide.m}) below. (d, f) ‖∇L1‖ and ‖∇L2‖ of the nets "
+        "trained with L1 (solid) and with L2 (dashed); (e, g) the ratio ‖∇L1‖/‖∇L2‖ of the nets trained with each "
+        "loss, and 1/2, its bound at the logits. Lines: medians over seeds; bands: min–max.",
+        "Four log-log panels against the GD step: on the left both gradient norms, on the right their ratio with "
+        "a dashed line at one half; the narrow net's curves oscillate, the wide net's are smooth.",
+        "training",
+    )
 
 
-def plot_wide_regime(res: Result) -> Figure:
-    """Q2: loss, PL ratio, ‖∇L‖/L with Prop. 4's constants, and the tangent kernel's smallest eigenvalue."""
-    fig, axes = new_figure(2, 2, width=5.0, height=3.6)
+def _question2(res: Result) -> Shown:
+    """Companion figure 1 (h)–(k): question 2, loss, PL ratio, ‖∇L‖/L and the tangent kernel."""
+    fig, axes = new_figure(2, 2, width=4.25, height=3.2)
     with style():
         _draw_loss(axes[0, 0], res)
         _draw_pl(axes[0, 1], res)
         _draw_lojasiewicz(axes[1, 0], res)
         _draw_kernel(axes[1, 1], res)
-    return fig
-
-
-def plot_gradient_norms(res: Result) -> Figure:
-    """Every panel of the page in one figure (the saved one): Q1 row, training row, Q2 row."""
-    with style():
-        fig = Figure(figsize=(20.0, 11.4), layout="constrained")
-        top, middle, bottom = fig.subfigures(3, 1)
-        a = top.subplots(1, 3)
-        b = middle.subplots(1, 4)
-        c = bottom.subplots(1, 4)
-        _draw_logit_ratio(a[0], res)
-        _draw_saturation(a[1], res)
-        _draw_sample_scatter(a[2], res)
-        _draw_norms(b[0], res, "narrow")
-        _draw_ratio(b[1], res, "narrow")
-        _draw_norms(b[2], res, "wide")
-        _draw_ratio(b[3], res, "wide")
-        _draw_loss(c[0], res)
-        _draw_pl(c[1], res)
-        _draw_lojasiewicz(c[2], res)
-        _draw_kernel(c[3], res)
-    top.suptitle("Question 1: what ‖∇L2‖ says about ‖∇L1‖", x=0.01, ha="left")
-    middle.suptitle("Both gradient norms along full-batch GD (medians over seeds, bands min–max)", x=0.01, ha="left")
-    bottom.suptitle(
-        "Question 2: does the gradient stay away from zero? (solid: wide, dashed: narrow)", x=0.01, ha="left"
+        letter_panels(axes.ravel(), start=7)
+        _legend_losses_widths(fig, res, res.losses)
+    for ax in axes.ravel():
+        _tidy_log(ax)
+    return Shown(
+        fig,
+        "Companion figure 1 (h–k). Question 2: does the gradient stay away from zero? Solid: wide net, dashed: "
+        "narrow net; medians over seeds, bands min–max. (h) The training loss. (i) The Polyak–Łojasiewicz ratio "
+        "‖∇L‖²/L, with the wide net's lower bound 2λ_min(K_t)/n for MSE on logits (triangles). (j) ‖∇L‖/L of L1 "
+        "and L2 with Prop. 4's constants c₋ and c₊ of the wide net at the checkpoints. (k) The smallest eigenvalue "
+        "of the wide net's tangent kernel on the directions the softmax sees, relative to its start.",
+        "Four panels against the GD step on log axes: the losses, the PL ratio, the gradient-to-loss ratio between "
+        "two rows of triangle markers, and the wide net's relative smallest kernel eigenvalue staying above a "
+        "dashed line at one half.",
+        "question2",
     )
-    return fig
+
+
+def plot(res: Result) -> list[Shown]:
+    """The page's figures: Companion figure 1 (a, b), (c), (d–g) and (h–k), with unique panel letters."""
+    return [*_question1(res), _training(res), _question2(res)]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------
 TITLE = "Gradient norms of MSE on the softmax and of cross-entropy, exactly and measured"
 PAPER_FIGURE = ""
-plot = plot_gradient_norms

@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="execute notebooks with papermill, then build the book")
     _common(b)
-    b.add_argument("--only", nargs="+", default=[], metavar="NAME", help="notebooks to execute (default: all)")
+    b.add_argument(
+        "--only", nargs="+", action="extend", default=[], metavar="NAME", help="notebooks to execute (default: all)"
+    )
     b.add_argument("--no-book", action="store_true", help="execute notebooks only; skip jupyter-book")
     b.add_argument("--refresh", action="store_true", help="recompute results even when cached")
     b.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds (default 1800)")

@@ -43,6 +43,7 @@ __all__ = [
     "Shown",
     "edge_of_stability",
     "letter_panels",
+    "log_ticks",
     "min_font_pt",
     "new_figure",
     "save_figure",
@@ -119,6 +120,19 @@ def edge_of_stability(ax, eta, *, color: str = "0.2", ls: str = "--", lw: float 
     return ax.plot(eta, 2.0 / eta, ls, color=color, lw=lw, label=label)[0]
 
 
+def log_ticks(ax) -> None:
+    """Readable labels on a log y axis: plain numbers on the major ticks (at 1, 2 and 5 per decade when the
+    axis spans less than two decades, so it keeps a few), none on the minor ticks."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    ax.autoscale_view()
+    lo, hi = ax.get_ylim()
+    short = hi / lo < 100.0
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if short else (1.0,)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def letter_panels(axes, start: int = 0) -> None:
     """Prefix every axis title with its panel letter, "(a) ", "(b) ", … in the order given, left-aligned;
     ``start`` skips letters (a page's second figure group goes on where the first stopped, so the
@@ -152,8 +166,8 @@ def shown_list(plotted: Figure | Sequence[Shown]) -> list[Shown]:
         return [Shown(plotted, "", "")]
     shown = list(plotted)
     names = [s.name for s in shown]
-    if not shown or names[0] != "" or len(set(names)) != len(names):
-        raise ValueError(f"figures need distinct names, the first one empty: {names}")
+    if not shown or len(set(names)) != len(names):
+        raise ValueError(f"figures need distinct names: {names}")
     return shown
 
 
@@ -260,6 +274,10 @@ def save_figure(
         raise FileNotFoundError(f"figure folder {out_dir} does not exist")
     name = cfg.notebook
     shown = shown_list(plotted)
+    if shown[0].name:
+        raise ValueError(
+            f"the first figure of a page is saved as {name}.png: its name must be empty, not {shown[0].name!r}"
+        )
     written = []
     for s_ in shown:
         stem = name if not s_.name else f"{name}-{s_.name}"
