@@ -241,10 +241,11 @@ def test_landing_and_chapter_pages_open_with_verdict_tables(browser, server, cha
         text = " ".join(tables.all_inner_texts())
         for claim in _chapter_claims(chapter):
             assert claim in text, f"{chapter}: no verdict for {claim}"
-        first_table = page.evaluate(
-            "() => { const all = [...document.querySelectorAll('main h2, main table')];"
-            " return all.findIndex(e => e.tagName === 'TABLE'); }"
+        before = page.evaluate(
+            "() => { const all = [...document.querySelectorAll('article h2, article table')];"
+            " const i = all.findIndex(e => e.tagName === 'TABLE' && e.querySelector('.verdict'));"
+            " return all.slice(0, i).map(e => e.innerText); }"
         )
-        assert first_table <= 1, "the verdict table must come before the chapter's sections"
+        assert all("verdict" in h.lower() for h in before), f"sections before the verdict table: {before}"
     finally:
         page.close()
