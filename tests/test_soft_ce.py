@@ -281,3 +281,36 @@ def test_bad_p_d_is_rejected():
         soft_ce.delta(2, 0.5)
     with pytest.raises(ValueError, match="1/C < p_d < 1"):
         soft_ce.smoothed_target(torch.tensor([0]), 3, 1.0)
+
+
+# 14. The Fig. 1 page: figures legible at the book's column, tables and prose from the result.
+def test_fig1_page_figures_tables_and_prose():
+    from lossdyn.dissipativity import p1_fig1_soft_cross_entropy as page
+    from lossdyn.pipeline.plotting import MIN_TEXT_PX, Shown, text_px
+    from lossdyn.pipeline.tables import Table
+
+    for C in (2, 3):
+        cfg = page.Config.from_mapping(
+            dict(C=C, p_d=0.95, label=0, extent=10.0, grid=31, s_max=15.0, n_cut=61, n_bound_samples=500,
+                 dtype="float64", device="cpu", seed=0)
+        )  # fmt: skip
+        res = page.finish(cfg, page.compute(cfg))
+        shown = page.plot(res)
+        assert [s.name for s in shown] == ["", "cut-bound"]
+        assert sum(len(s.fig.axes) for s in shown) == 4  # (a) with its colour bar, (b), (c)
+        for s in shown:
+            assert isinstance(s, Shown) and s.caption.strip() and s.alt.strip()
+            assert text_px(s.fig) >= MIN_TEXT_PX
+        titles = [ax.get_title(loc="left") for s in shown for ax in s.fig.axes if ax.get_title(loc="left")]
+        assert [t[:3] for t in titles] == ["(a)", "(b)", "(c)"]
+        constants = page.constants_table(res)
+        assert isinstance(constants, Table)
+        # the README quotes this row: δ at fixed precision
+        assert ["δ = −log((C−1)p_d/(1−p_d))  (Lemma 3)", f"{res.delta:+.6f}"] in constants.text_rows()
+        typos = page.typo_table(res).text_rows()
+        assert typos[-1][1:] == [str(res.lemma8_violations_printed), str(res.lemma8_violations)]
+        text = page.shape_summary(res)
+        assert f"{res.curvature:.6f}" in text and f"{res.n_bound_samples} random points" in text
+        numbers = page.key_numbers(res)
+        assert numbers["paper"] == {"C": 2, "target_class_y": 1}
+        assert numbers["bound_factor_sampled"] == page.SAFETY_FACTOR_SAMPLED

@@ -221,11 +221,28 @@ def test_two_spirals_page_counts_every_seed_and_shows_the_representative():
     assert [c.id for c in claims] == ["P1-Q1", "P1-Q2", "P1-Q4s", "P1-Q5s", "P1-Q6s", "P1-lr"]
     assert all(c.verdict in VERDICTS for c in claims)
     table = spirals_page.seeds_table(res)
-    assert f"representative seed {res.representative}" in table and "diverged" in table
+    assert table.columns[2:5] == ["trained", "not trained", "diverged"]
+    assert [row[1] for row in table.rows] == [cfg.seeds] * 3
+    assert f"**seed {res.representative}**" in spirals_page.representative_text(res)
+    assert len(spirals_page.network_table(res).rows) == len(res.networks)
+    assert [row[0] for row in spirals_page.layer_table(res).rows] == [0, 1, 2, 3, 4]  # depth 4: every layer
     assert isinstance(spirals_page.estimate(cfg), Cost)
+    assert numbers["paper"]["training_samples"] == 480 and numbers["paper"]["depth_N"] == 30
     # the figure draws every status (tiny runs do not train: draw them once more as if they had)
     for shown in (res, dataclasses.replace(res, status=["trained", "not trained", "diverged"] * cfg.seeds)):
-        assert len(spirals_page.plot(shown).axes) == 12
+        figures = spirals_page.plot(shown)
+        assert sum(len(s.fig.axes) for s in figures) == 12
+        titles = [ax.get_title(loc="left")[:3] for s in figures for ax in s.fig.axes]
+        assert titles == [f"({c})" for c in "abcdefghijkl"]  # panel letters unique on the page, in order
+        for s in figures:
+            assert s.caption.strip() and s.alt.strip()
+            assert text_px(s.fig) >= MIN_TEXT_PX
+        # cropping: two rows per objective with a trained network, and the baseline at the stage-cost k⋆
+        trained = {r.role for r, st in zip(shown.networks, shown.status) if st == "trained"}
+        rows = spirals_page.cropping_table(shown).rows
+        expected = ["k⋆", "k⋆_abs"] * len(trained) + ["k⋆ of the stage-cost seed"] * ("stage_cost" in trained)
+        assert [r[1] for r in rows] == expected
+    assert len(trained) == 3  # the second pass has a trained network of every objective
 
 
 def test_horizon_page_trains_each_state_dimension_and_a_unit_alone_gives_the_same_bits():

@@ -25,11 +25,12 @@ import torch
 from matplotlib.figure import Figure
 
 from lossdyn.dissipativity import soft_ce
-from lossdyn.pipeline.claims import Claim, format_rows, verdict
+from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import DTYPES, generator, resolve_device, resolve_dtype
 from lossdyn.pipeline.figures import KERNEL_BYTES, Cost
-from lossdyn.pipeline.plotting import PALETTE, new_figure
+from lossdyn.pipeline.plotting import PALETTE, Shown, letter_panels, new_figure
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import WholeRun
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "key_numbers",
     "plan",
     "plot_soft_ce_geometry",
+    "shape_summary",
     "typo_table",
 ]
 
@@ -398,9 +400,18 @@ _KEY_NUMBERS = (
 )
 
 
+#: What the paper states for Fig. 1 (its caption, Section 3.2): two classes, target class y = 1 (1-based).
+#: It states no p_d for Fig. 1 (book/methods.md#p1-fig1-choices).
+PAPER = {"C": 2, "target_class_y": 1}
+
+
 def key_numbers(res: Result) -> dict[str, Any]:
-    """The fields of :data:`_KEY_NUMBERS`, under their own names."""
-    return {k: getattr(res, k) for k in _KEY_NUMBERS}
+    """The fields of :data:`_KEY_NUMBERS`, under their own names, and the paper's values (``"paper"``)."""
+    return {
+        **{k: getattr(res, k) for k in _KEY_NUMBERS},
+        "bound_factor_sampled": SAFETY_FACTOR_SAMPLED,
+        "paper": dict(PAPER),
+    }
 
 
 def claims(res: Result) -> list[Claim]:
@@ -457,20 +468,16 @@ def claims(res: Result) -> list[Claim]:
     ]
 
 
-def _vector(v: torch.Tensor) -> str:
-    """A vector at fixed precision, e.g. ``[+1.472219, -1.472219]``."""
-    return "[" + ", ".join(f"{x:+.6f}" for x in v.tolist()) + "]"
-
-
-def constants_table(res: Result) -> str:
-    """The constants of the page at fixed precision (printed by the notebook, compared by nbval)."""
+def constants_table(res: Result) -> Table:
+    """The constants of the page at fixed precision (eq. 12–13, Lemmas 3, 7 and 8)."""
     rows = [
         ("C, p_d", f"{res.C}, {res.p_d:.6f}"),
         ("δ = −log((C−1)p_d/(1−p_d))  (Lemma 3)", f"{res.delta:+.6f}"),
         ("H(q̃) = ℓ̃⋆  [nats]  (eq. 13)", f"{res.target_entropy:.6f}"),
         ("label_smoothing ε = C(1−p_d)/(C−1)", f"{res.label_smoothing_epsilon:.6f}"),
         ("loss at uniform softmax = log C − H(q̃)", f"{res.loss_uniform:.6f}"),
-        ("x̃⋆_y (corrected)", _vector(res.x_star)),
+        ("[x̃⋆_y]_y = −(C−1)/C·δ (corrected)", f"{float(res.x_star[res.label]):+.6f}"),
+        ("[x̃⋆_y]_c = δ/C, c ≠ y", f"{res.delta / res.C:+.6f}"),
         ("max |loss| on the line X⋆_y", f"{res.max_abs_loss_on_line:.6f}"),
         ("curvature κ = dᵀ∇²ℓ̃ d at x̃⋆_y", f"{res.curvature:.6f}"),
         ("tail slope, over-confident side", f"{res.slope_overconfident:.6f}"),
@@ -478,45 +485,76 @@ def constants_table(res: Result) -> str:
         ("λ_Ω,min  (Lemma 8)", f"{res.lambda_omega_min:.6f}"),
         ("m  (Lemma 8)", f"{res.m:.6f}"),
     ]
-    return format_rows(rows)
+    return Table(["quantity", "value"], rows, caption="Constants of the soft cross-entropy for this run.")
 
 
-def typo_table(res: Result) -> str:
+def typo_table(res: Result) -> Table:
     """The two checks that expose the paper's typos, at fixed precision (book/methods.md#p1-soft-ce)."""
-    printed = f"sum {res.x_star_printed_sum:+.6f}  loss {res.x_star_printed_loss:.6f}"
-    corrected = f"sum {abs(res.x_star_sum):.6f}  loss {abs(res.x_star_loss):.6f}"
-    return "\n".join(
-        [
-            "x̃⋆_y = X⋆_y ∩ X_T must have component sum 0 and loss 0:",
-            f"  as printed  −C/(C−1)·δ   {_vector(res.x_star_printed)}  {printed}",
-            f"  corrected −(C−1)/C·δ     {_vector(res.x_star)}  {corrected}",
-            f"Lemma 8, ℓ̃_f ≥ α(dist) on {res.n_bound_samples} random points (λ, m × {res.bound_factor:.1f}):",
-            f"  as printed  α(s) = m·s + λ/2 for s > 1        violated at {res.lemma8_violations_printed} points",
-            f"  corrected   α(s) = λ/2 + m·(s − 1) for s > 1  violated at {res.lemma8_violations} points",
-        ]
+    n = res.n_bound_samples
+    rows = [
+        ("[x̃⋆_y]_y, formula", "−C/(C−1)·δ", "−(C−1)/C·δ"),
+        ("[x̃⋆_y]_y, value", float(res.x_star_printed[res.label]), float(res.x_star[res.label])),
+        ("component sum (0 on X_T)", res.x_star_printed_sum, abs(res.x_star_sum)),
+        ("loss at x̃⋆_y (0 on X⋆_y)", res.x_star_printed_loss, abs(res.x_star_loss)),
+        ("Lemma 8: α(s) for s > 1", "m·s + λ/2", "λ/2 + m·(s − 1)"),
+        (f"points with ℓ̃_f < α(dist), of {n}", res.lemma8_violations_printed, res.lemma8_violations),
+    ]
+    caption = (
+        "The two typos: the point x̃⋆_y = X⋆_y ∩ X_T and Lemma 8's bound for s > 1, as printed and corrected "
+        f"(λ and m × {res.bound_factor:.1f})."
+    )
+    return Table(
+        ["check", "as printed", "corrected"], rows, caption=caption, formats={"as printed": ".6f", "corrected": ".6f"}
     )
 
 
-# -- the figure --------------------------------------------------------------------------------
+def _cut_text(res: Result) -> str:
+    """One paragraph on the 1-D cut of panel (b), its numbers from ``res`` at fixed precision (plain Unicode:
+    the book renders generated Markdown without its math extension)."""
+    return (
+        f"On this run the cut has curvature κ = {res.curvature:.6f} at x̃⋆_y; the relative error of ½κs² is "
+        f"{res.quadratic_rel_error_1e_2:.2e} at |s| = 0.01 and {res.quadratic_rel_error_1e_3:.2e} at |s| = 0.001: "
+        f"it shrinks in proportion to |s|. The tails have slopes {res.slope_overconfident:.4f} (over-confident "
+        f"side) and {res.slope_wrong:.4f} (towards the other classes), and at |s| = s_max the loss is "
+        f"{res.tail_gap_overconfident:.1e} and {res.tail_gap_wrong:.1e} away from its asymptotes."
+    )
+
+
+def _bound_text(res: Result) -> str:
+    """One paragraph on Lemma 8's check of panel (c), its numbers from ``res``."""
+    kind = "exact for C = 2" if res.C == 2 else f"sampled minima, shrunk by the factor {res.bound_factor:.1f}"
+    return (
+        f"Lemma 8's constants on this run: λ_Ω,min = {res.lambda_omega_min:.6f} and m = {res.m:.6f} ({kind}). "
+        f"Of the {res.n_bound_samples} random points, {res.lemma8_violations_printed} lie below the printed bound "
+        f"and {res.lemma8_violations} below the corrected one."
+    )
+
+
+def shape_summary(res: Result) -> str:
+    """The page's generated prose (Markdown): the Huber-like shape along the cut, then Lemma 8's check."""
+    return _cut_text(res) + "\n\n" + _bound_text(res)
+
+
+# -- the figures -------------------------------------------------------------------------------
 def _contour_panel(fig: Figure, ax, res: Result) -> None:
     """(a) ℓ̃_f over the plane (x_y, x_c), x_c shared by every c ≠ y, with the minimiser line(s) and
-    x̃⋆_y corrected and as printed."""
+    x̃⋆_y corrected and as printed; the legend goes below the figure."""
     C, delta, label = res.C, res.delta, res.label
     axis = res.grid_axis.numpy()
     loss = res.grid_loss.numpy()
     levels = np.geomspace(1e-3, max(float(loss.max()), 1e-2), 14)
     cs = ax.contourf(axis, axis, np.clip(loss, levels[0], None), levels=levels, norm="log", cmap="viridis")
-    cbar = fig.colorbar(cs, ax=ax, shrink=0.85)
+    cbar = fig.colorbar(cs, ax=ax, shrink=0.9)
     cbar.set_ticks([t for t in 10.0 ** np.arange(-3, 4) if levels[0] <= t <= levels[-1]])
-    cbar.set_label("loss")
+    cbar.set_label(r"loss $\tilde\ell_f(x, y)$")
     line = axis + delta  # X*_y: x_c = x_y + δ
     ax.plot(axis, line, color="white", lw=2, label=r"$X^\star_y$: $x_c = x_y + \delta$")
     if C == 2:
-        ax.plot(axis, axis - delta, color="white", lw=1.5, ls="--", label=r"$X^\star_{c}$ (other class)")
+        ax.plot(axis, axis - delta, color="white", lw=1.5, ls="--", label=r"$X^\star_{c}$ (the other class)")
     xs, xp = res.x_star.numpy(), res.x_star_printed.numpy()
     other = 1 if label == 0 else 0
-    ax.plot(xs[label], xs[other], "o", color=PALETTE[4], ms=6, label=r"$\tilde x^\star_y$ (corrected)")
-    ax.plot(xp[label], xp[other], "X", color=PALETTE[1], ms=7, label=r"$\tilde x^\star_y$ as printed")
+    ax.plot(xs[label], xs[other], "o", color=PALETTE[4], mec="k", ms=7, label=r"$\tilde x^\star_y$ (corrected)")
+    ax.plot(xp[label], xp[other], "X", color=PALETTE[1], mec="k", ms=8, label=r"$\tilde x^\star_y$ as printed")
     ext = float(axis[-1])
     ax.set(
         xlim=(-ext, ext),
@@ -524,9 +562,10 @@ def _contour_panel(fig: Figure, ax, res: Result) -> None:
         aspect="equal",
         xlabel=rf"$x_{{y}}$ (label $y$ = {label + 1})",
         ylabel=r"$x_c$" + (r" ($c \neq y$, all equal)" if C > 2 else ""),
+        title="loss over the plane",
     )
-    ax.legend(loc="lower right", framealpha=0.85)
     ax.grid(False)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, facecolor="0.92")
 
 
 def _cut_panel(ax, res: Result) -> None:
@@ -544,18 +583,18 @@ def _cut_panel(ax, res: Result) -> None:
         res.slope_wrong * -s + res.intercept_wrong,
     )
     top = 1.6 * float(cut[-1])  # the slow (over-confident) tail sets the scale; the steep side is clipped
-    ax.plot(s, cut, color=PALETTE[0], lw=2.2, label=r"$\tilde\ell_f(\tilde x^\star_y + s d)$")
-    ax.plot(s, quad, color=PALETTE[2], ls=":", lw=1.5, label=r"quadratic core $\frac{\kappa}{2}s^2$")
+    ax.plot(s, cut, color=PALETTE[0], lw=2.2, label=r"$\tilde\ell_f(\tilde x^\star_y + s d)$ on the cut")
+    ax.plot(s, quad, color=PALETTE[2], ls=":", lw=1.8, label=r"quadratic core $\frac{\kappa}{2}s^2$")
     ax.plot(s, tail, color="0.35", ls="--", lw=1, label="linear asymptotes")
-    ax.fill_between(s, 0, alpha, color=PALETTE[4], alpha=0.35, lw=0, label=r"$\alpha(|s|)$, corrected")
-    ax.plot(s, alpha_printed, color=PALETTE[1], ls="-.", lw=1.2, label=r"$\alpha$ as printed ($m s + \lambda/2$)")
+    ax.fill_between(s, 0, alpha, color=PALETTE[4], alpha=0.35, lw=0, label=r"$\alpha$ corrected (shaded in b)")
+    ax.plot(s, alpha_printed, color=PALETTE[1], ls="-.", lw=1.4, label=r"$\alpha$ as printed ($m s + \lambda/2$)")
     ax.set(
         ylim=(0, top),
         xlim=(s[0], s[-1]),
-        xlabel=r"$s$ (towards other classes $\leftarrow$ | $\rightarrow$ over-confident)",
+        xlabel=r"$s$   ($\leftarrow$ other classes | over-confident $\rightarrow$)",
         ylabel="loss",
+        title="cut through the minimiser",
     )
-    ax.legend(loc="upper right", framealpha=0.9)
 
 
 def _bound_panel(ax, res: Result) -> None:
@@ -564,7 +603,7 @@ def _bound_panel(ax, res: Result) -> None:
     dist, loss_r = res.sample_dist.numpy(), res.sample_loss.numpy()
     grid = np.geomspace(1e-3, float(dist.max()), 400)
     g = torch.as_tensor(grid)
-    ax.scatter(dist, loss_r, s=3, color=PALETTE[0], alpha=0.35, lw=0, label="random points")
+    ax.scatter(dist, loss_r, s=4, color=PALETTE[0], alpha=0.4, lw=0, label="random points", rasterized=True)
     ax.plot(
         grid, soft_ce.huber_lower_bound(g, f * lam, f * m).numpy(), color=PALETTE[4], lw=2, label=r"$\alpha$ corrected"
     )
@@ -574,7 +613,6 @@ def _bound_panel(ax, res: Result) -> None:
         color=PALETTE[1],
         ls="-.",
         lw=1.5,
-        label=r"$\alpha$ as printed",
     )
     ax.set(
         xscale="log",
@@ -583,22 +621,59 @@ def _bound_panel(ax, res: Result) -> None:
         ylabel=r"$\tilde\ell_f(x, y)$",
         xlim=(max(float(dist.min()), 1e-2), float(dist.max()) * 1.1),
         ylim=(max(float(loss_r.min()), 1e-6), None),
+        title="Lemma 8 on random points",
     )
-    ax.legend(loc="upper left", framealpha=0.85)
 
 
-def plot_soft_ce_geometry(res: Result) -> Figure:
-    """Three panels: (a) ℓ̃_f over the plane (x_y, x_c) with the minimiser line(s);
-    (b) the 1-D cut with quadratic core, linear tails and Lemma 8's α beneath;
-    (c) ℓ̃_f against dist(x, X⋆_y) for random points with α corrected and as printed."""
-    fig, axes = new_figure(3, 1, width=3.9, height=3.5)
-    ax_c, ax_cut, ax_b = axes[0]
-    _contour_panel(fig, ax_c, res)
+def _plane_figure(res: Result) -> Shown:
+    """Paper 1, Fig. 1 itself: panel (a), the loss over the plane."""
+    fig, axes = new_figure(1, 1, width=5.6, height=5.0)
+    _contour_panel(fig, axes[0][0], res)
+    letter_panels([axes[0][0]])
+    plane = "the plane (x₁, x₂)" if res.C == 2 else "the plane (x_y, x_c) with every x_c, c ≠ y, equal"
+    caption = (
+        f"Paper 1, Figure 1 (a). The soft cross-entropy over {plane} for C = {res.C}, p_d = {res.p_d:g} and "
+        f"label y = {res.label + 1}, on a log colour scale: it is zero on the minimiser line X⋆_y (solid white)"
+        + (" and that of the other class (dashed)" if res.C == 2 else "")
+        + "; the dot is x̃⋆_y = X⋆_y ∩ X_T, the cross the point as printed in the paper."
+    )
+    alt = (
+        "Filled contour plot of the loss over a square window, low (dark) along a straight diagonal line and rising "
+        "away from it; the corrected minimiser point lies on the line, the printed point off it."
+    )
+    return Shown(fig, caption, alt)
+
+
+def _cut_bound_figure(res: Result) -> Shown:
+    """Panels (b) and (c): the 1-D cut and Lemma 8 on random points, one legend below both."""
+    fig, axes = new_figure(2, 1, width=4.15, height=3.6)
+    ax_cut, ax_bound = axes[0]
     _cut_panel(ax_cut, res)
-    _bound_panel(ax_b, res)
-    for ax, tag in zip((ax_c, ax_cut, ax_b), "abc"):
-        ax.set_title(f"({tag})", loc="left")
-    return fig
+    _bound_panel(ax_bound, res)
+    letter_panels([ax_cut, ax_bound], start=1)
+    handles, labels = ax_cut.get_legend_handles_labels()
+    dots, dot_labels = ax_bound.get_legend_handles_labels()
+    fig.legend(handles + dots[:1], labels + dot_labels[:1], loc="outside lower center", ncol=3, facecolor="0.92")
+    caption = (
+        "Paper 1, Figure 1 (b, c), our panels for the text around it. (b) The loss along a line through "
+        "x̃⋆_y, across X⋆_y: quadratic near the minimiser, linear far from it (Huber-like), with Lemma 8's bound "
+        "beneath it, corrected (shaded) and as printed. (c) The loss of random points against their distance to "
+        "X⋆_y, with both bounds."
+    )
+    alt = (
+        "Left: a convex, Huber-like curve of the loss against s with a dotted parabola matching it near zero, "
+        "dashed straight asymptotes, the shaded corrected bound below it and the printed bound crossing above "
+        "the curve at large s. Right: a log-log cloud of random points lying above the corrected bound, with "
+        "the printed bound passing through the cloud."
+    )
+    return Shown(fig, caption, alt, "cut-bound")
+
+
+def plot_soft_ce_geometry(res: Result) -> list[Shown]:
+    """The page's figures: (a) ℓ̃_f over the plane (x_y, x_c) with the minimiser line(s) (Fig. 1);
+    (b) the 1-D cut with quadratic core, linear tails and Lemma 8's α beneath, and (c) ℓ̃_f against
+    dist(x, X⋆_y) for random points with α corrected and as printed."""
+    return [_plane_figure(res), _cut_bound_figure(res)]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

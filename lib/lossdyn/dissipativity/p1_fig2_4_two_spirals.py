@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from lossdyn.dissipativity.soft_ce import delta, target_entropy
 from lossdyn.dissipativity.spirals import (
@@ -44,9 +44,10 @@ from lossdyn.dissipativity.spirals import (
     train_spirals,
 )
 from lossdyn.dissipativity.training import NetworkRecord, network_spec
-from lossdyn.pipeline.claims import Claim, format_rows, verdict
+from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.figures import Cost
-from lossdyn.pipeline.plotting import PALETTE, letter_panels, new_figure
+from lossdyn.pipeline.plotting import PALETTE, Shown, letter_panels, new_figure
+from lossdyn.pipeline.tables import Table
 from lossdyn.pipeline.units import NetworkPlan
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "network_table",
     "plan",
     "plot_two_spirals",
+    "representative_text",
     "seeds_table",
     "setup_table",
 ]
@@ -296,6 +298,20 @@ def _role_numbers(res: Result, role: str) -> dict[str, Any]:
     return out
 
 
+#: What the paper states for the two-spirals experiment (Section 6 and Figs. 2–4): the data size, the network,
+#: the objective and the optimiser; and that the classes separate "in the first ten layers" (Fig. 3's text).
+PAPER = {
+    "training_samples": 480,
+    "depth_N": 30,
+    "width_h": 8,
+    "p_d": 0.95,
+    "adam_lr": 0.1,
+    "weight_decay_r": 0.005,
+    "gamma": 3,
+    "separated_within_layers": 10,
+}
+
+
 def key_numbers(res: Result) -> dict[str, Any]:
     """The numbers the page quotes: per role, the seed counts by status and the medians (min–max) over the
     trained seeds (``<role>``: a dict), and the representative seed's curves and final medians of z_N."""
@@ -303,11 +319,15 @@ def key_numbers(res: Result) -> dict[str, Any]:
     s, w = _shown(res, "stage_cost"), _shown(res, "without")
     out.update(
         {
+            "paper": dict(PAPER),
+            "trajectories_per_class": N_TRAJ,
+            "z_trajectories_per_class": N_TRAJ_Z,
             "trained_acc_threshold": TRAINED_ACC,
             "representative_seed": res.representative,
             "representative_status": res.status[res.networks.index(s)],
             "median_z_N_per_class_representative": list(median_z_N(s, res.y_train)),
             "z_star": res.z_star,
+            "target_odds_ratio": round(math.exp(res.z_star), 9),  # (C−1)p_d/(1−p_d): z⋆ = ln of it (ln 19)
             "layer_loss_train_stage_cost_representative": s.train.loss,
             "layer_loss_train_without_representative": w.train.loss,
         }
@@ -446,8 +466,12 @@ def claims(res: Result) -> list[Claim]:
     return out
 
 
-# -- tables -----------------------------------------------------------------------------------
-def setup_table(res: Result) -> str:
+# -- tables and prose ---------------------------------------------------------------------------
+#: Short names of the objectives for the per-network table.
+ROLE_SHORT = {"stage_cost": "stage cost", "without": "without", "lr_paper": "paper lr"}
+
+
+def setup_table(res: Result) -> Table:
     """Data, network, objective and training of the run, how seeds are counted, and the constants z⋆ and L_0."""
     cfg = res.config
     nets = res.networks
@@ -471,104 +495,169 @@ def setup_table(res: Result) -> str:
         ("seeds", f"{cfg.seeds} initialisations of each network"),
         (
             "counted as",
-            f"trained: train acc_N >= {TRAINED_ACC:g}; diverged: objective rose, NaN/inf, or train acc_N <= "
+            f"trained: train acc_N ≥ {TRAINED_ACC:g}; diverged: objective rose, NaN/inf, or train acc_N ≤ "
             f"{1 / C + CHANCE_MARGIN:g} (chance {1 / C:g})",
         ),
-        ("z⋆ = ln 19 (turnpike level of z = x1 − x2)", f"±{res.z_star:.6f}"),
-        ("L_0 if softmax were uniform", f"{res.loss_uniform:.6f}"),
+        ("z⋆ = −δ = ln 19 (turnpike level of z = x1 − x2)", f"±{res.z_star:.6f}"),
+        ("L_0 if the softmax were uniform", f"{res.loss_uniform:.6f}"),
     ]
-    return format_rows(rows)
+    return Table(["setting", "value"], rows, caption="The run.")
 
 
-def seeds_table(res: Result) -> str:
+def _spread_cell(values: list[float], fmt: str) -> str:
+    """ "m (a–b)": median (min–max) over the trained seeds, "–" when none trained."""
+    if not values:
+        return "–"
+    m, lo, hi = spread(values)
+    return f"{m:{fmt}} ({lo:{fmt}}–{hi:{fmt}})"
+
+
+def seeds_table(res: Result) -> Table:
     """Per objective: seeds trained / not trained / diverged, and k⋆, k⋆_acc and the test accuracy as
-    median (min–max) over the trained seeds; then the representative seed and why."""
-    head = f"{'objective':<22} {'seeds':>5} {'trained':>7} {'not tr.':>7} {'diverged':>8}   over the trained seeds"
-    lines = [head, "-" * 110]
+    median (min–max) over the trained seeds."""
+    rows = []
     for role, name in ROLES.items():
         nets = _role(res, role)
         if not nets:
             continue
         c = status_counts([s for _, s in nets])
         trained = [r for r, s in nets if s == "trained"]
-        k = _fmt_spread([float(r.train_summary.k_star) for r in trained], "g")
-        ka = _fmt_spread([float(r.train_summary.k_star_acc) for r in trained], "g")
-        acc = _fmt_spread([_final_test_acc(r) for r in trained])
-        lines.append(f"{name:<22} {len(nets):>5} {c['trained']:>7} {c['not trained']:>7} {c['diverged']:>8}   k* {k}")
-        lines.append(f"{'':<56}k*_acc {ka}")
-        lines.append(f"{'':<56}test acc_N {acc}")
+        rows.append(
+            (
+                name,
+                len(nets),
+                c["trained"],
+                c["not trained"],
+                c["diverged"],
+                _spread_cell([float(r.train_summary.k_star) for r in trained], "g"),
+                _spread_cell([float(r.train_summary.k_star_acc) for r in trained], "g"),
+                _spread_cell([_final_test_acc(r) for r in trained], ".3f"),
+            )
+        )
+    columns = ["objective", "seeds", "trained", "not trained", "diverged", "k⋆", "k⋆_acc", "test acc_N"]
+    caption = "Seeds per objective; k⋆, k⋆_acc and the test accuracy as median (min–max) over the trained seeds."
+    return Table(columns, rows, caption=caption)
+
+
+def representative_text(res: Result) -> str:
+    """Which seed the trajectory panels and the layer table show, and by which case of the rule."""
+    stage = _role(res, "stage_cost")
+    statuses = [s for _, s in stage]
     s = _shown(res, "stage_cost")
-    lines.append(
-        f"representative seed {res.representative} ({res.status[res.networks.index(s)]}, k* = "
-        f"{s.train_summary.k_star}): the trained stage-cost seed with the median k* (lower median, ties to the "
-        "lowest seed)"
+    if "trained" in statuses:
+        why = "the trained stage-cost seed with the median k⋆ (the lower median; ties go to the lowest seed)"
+    elif "not trained" in statuses:
+        why = "no stage-cost seed trained, so the one with the median k⋆ among those that did not diverge"
+    else:
+        why = "every stage-cost seed diverged, so the first one"
+    status = res.status[res.networks.index(s)]
+    return (
+        f"The trajectory panels and the layer table show **seed {res.representative}** ({status}, "
+        f"k⋆ = {s.train_summary.k_star}): {why}."
     )
-    return "\n".join(lines)
 
 
-def network_table(res: Result) -> str:
-    """One line per network: its status, final accuracy and loss, k⋆, #Q̄_ε."""
-    head = (
-        f"{'network':<34} {'status':<11} {'train acc':>9} {'test acc':>8} {'train L_N':>9} {'k*':>3} "
-        f"{'k*_acc':>6} {'k*_abs':>6} {'#off':>4} {'max|u|':>7}"
-    )
-    lines = [head, "-" * len(head)]
+def network_table(res: Result) -> Table:
+    """One row per network: its status, final accuracies, k⋆, k⋆_acc, k⋆_abs, #Q̄_ε, max ‖u_k‖ and the
+    test accuracy cropped after k⋆."""
+    rows = []
     for r, status in zip(res.networks, res.status):
         s = r.train_summary
-        lines.append(
-            f"{r.label:<34} {status:<11} {_final_train_acc(r):>9.4f} {_final_test_acc(r):>8.4f} "
-            f"{float(r.train.loss[-1]):>9.4f} {s.k_star:>3d} {s.k_star_acc:>6d} {s.k_star_abs:>6d} "
-            f"{s.off_turnpike_count:>4d} {float(r.u_norm.max()):>7.2f}"
+        rows.append(
+            (
+                ROLE_SHORT[r.role],
+                r.seed_index,
+                status,
+                _final_train_acc(r),
+                _final_test_acc(r),
+                s.k_star,
+                s.k_star_acc,
+                s.k_star_abs,
+                s.off_turnpike_count,
+                float(r.u_norm.max()),
+                r.crop.test_acc,
+            )
         )
-    return "\n".join(lines)
+    columns = ["objective", "seed", "status", "train acc", "test acc", "k⋆", "k⋆_acc", "k⋆_abs", "#Q̄ε", "max‖u‖"]
+    return Table(
+        [*columns, "test acc @k⋆"],
+        rows,
+        caption="Every network: accuracies at the full depth N, k⋆ (training loss), #Q̄ε = layers k < N with d_k > ε.",
+        formats={"train acc": ".4f", "test acc": ".4f", "max‖u‖": ".2f", "test acc @k⋆": ".4f"},
+    )
 
 
-def layer_table(res: Result, every: int = 3) -> str:
-    """L_k, acc_k and ‖u_k‖ per layer for the representative seed, with and without the stage cost (training set)."""
+def _layers_shown(N: int) -> list[int]:
+    """About seven layers from 0 to N, evenly spaced, N included."""
+    every = max(1, math.ceil(N / 6))
+    return sorted(set(range(0, N + 1, every)) | {N})
+
+
+def layer_table(res: Result) -> Table:
+    """L_k, acc_k, d_k and ‖u_k‖ at about seven layers for the representative seed, with and without the
+    stage cost (training set; every layer is in panels (i)–(l))."""
     s, w = _shown(res, "stage_cost"), _shown(res, "without")
     N = res.config.depth
-    head = (
-        f"{'k':>3}  {'L_k stage':>9} {'acc_k':>6} {'|u_k|':>6} {'d_k':>6}   "
-        f"{'L_k without':>11} {'acc_k':>6} {'|u_k|':>6} {'d_k':>6}"
-    )
-    lines = [f"representative seed {res.representative}", head, "-" * len(head)]
-    ks = sorted(set(range(0, N + 1, every)) | {N})
-    for k in ks:
-        us = f"{float(s.u_norm[k]):>6.3f}" if k < N else f"{'':>6}"
-        uw = f"{float(w.u_norm[k]):>6.3f}" if k < N else f"{'':>6}"
-        lines.append(
-            f"{k:>3}  {float(s.train.loss[k]):>9.4f} {float(s.train.acc[k]):>6.3f} {us} "
-            f"{float(s.train.dist[k]):>6.3f}   {float(w.train.loss[k]):>11.4f} "
-            f"{float(w.train.acc[k]):>6.3f} {uw} {float(w.train.dist[k]):>6.3f}"
-        )
-    return "\n".join(lines)
-
-
-def cropping_table(res: Result) -> str:
-    """Test accuracy and loss of each network cropped after k⋆ (5 % rule) and after k⋆_abs (0.01 nats),
-    against the full depth; then the baseline cropped where the stage-cost network may be cropped."""
-    N = res.config.depth
-    head = f"{'network':<34} {'crop':>6} {'k':>3} {'test acc @k':>11} {'@N':>6} {'test L @k':>9} {'@N':>7} {'|Δx|':>8}"
-    lines = [head, "-" * len(head)]
-    for r in res.networks:
-        for name, c in (("k*", r.crop), ("k*_abs", r.crop_abs)):
-            lines.append(
-                f"{r.label:<34} {name:>6} {c.k:>3d} {c.test_acc:>11.4f} {_final_test_acc(r):>6.4f} "
-                f"{c.test_loss:>9.4f} {float(r.test.loss[-1]):>7.4f} {c.max_state_diff:>8.1e}"
+    rows = []
+    for k in _layers_shown(N):
+        u_s = float(s.u_norm[k]) if k < N else None
+        u_w = float(w.u_norm[k]) if k < N else None
+        rows.append(
+            (
+                k,
+                float(s.train.loss[k]),
+                float(w.train.loss[k]),
+                float(s.train.acc[k]),
+                float(w.train.acc[k]),
+                float(s.train.dist[k]),
+                float(w.train.dist[k]),
+                u_s,
+                u_w,
             )
-    stage, without = _role(res, "stage_cost"), _role(res, "without")
-    lines.append("")
-    lines.append("without the stage cost, cropped where the stage-cost network may be cropped (k* of the same seed):")
-    for (s, st), (w, _) in zip(stage, without):
-        k = s.crop.k
-        lines.append(
-            f"  seed {s.seed_index} ({st} with stage cost): k = {k}: test acc {float(w.test.acc[k]):.4f}, "
-            f"test L {float(w.test.loss[k]):.4f} (full depth N = {N}: {_final_test_acc(w):.4f})"
         )
-    return "\n".join(lines)
+    columns = ["k", "L_k with", "L_k w/o", "acc_k with", "acc_k w/o", "d_k with", "d_k w/o", "‖u_k‖ with", "‖u_k‖ w/o"]
+    caption = (
+        f"Seed {res.representative}, training set, with (with) and without (w/o) the stage cost; "
+        "‖u_k‖ of block k (none after the last layer)."
+    )
+    return Table(columns, rows, caption=caption, formats={"L_k with": ".4f", "L_k w/o": ".4f"})
 
 
-# -- the figure --------------------------------------------------------------------------------
+def _crop_row(name: str, rule: str, ks: list[float], cropped: list[float], full: list[float], diff: str) -> tuple:
+    """One row of :func:`cropping_table`: medians (min–max) over the trained seeds."""
+    return (name, rule, _spread_cell(ks, "g"), _spread_cell(cropped, ".3f"), _spread_cell(full, ".3f"), diff)
+
+
+def cropping_table(res: Result) -> Table:
+    """Test accuracy of the trained networks cropped after k⋆ (5 % rule) and after k⋆_abs (0.01 nats), against
+    the full depth, as median (min–max) over the trained seeds; then the baseline cropped where the stage-cost
+    network of the same seed may be cropped (per network: :func:`network_table`)."""
+    rows = []
+    for role, name in ROLES.items():
+        trained = _trained(res, role)
+        if not trained:
+            continue
+        full = [_final_test_acc(r) for r in trained]
+        for rule, get in (("k⋆", lambda r: r.crop), ("k⋆_abs", lambda r: r.crop_abs)):
+            crops = [get(r) for r in trained]
+            diff = f"{max(c.max_state_diff for c in crops):.1e}"
+            rows.append(_crop_row(name, rule, [c.k for c in crops], [c.test_acc for c in crops], full, diff))
+    without = {r.seed_index: r for r, _ in _role(res, "without")}
+    pairs = [(s, without[s.seed_index]) for s in _trained(res, "stage_cost")]
+    if pairs:
+        ks = [s.crop.k for s, _ in pairs]
+        at_k = [float(w.test.acc[s.crop.k]) for s, w in pairs]
+        full = [_final_test_acc(w) for _, w in pairs]
+        rows.append(_crop_row(ROLES["without"], "k⋆ of the stage-cost seed", ks, at_k, full, "–"))
+    columns = ["network", "cropped after", "k", "test acc cropped", "test acc at N", "max |Δx|"]
+    caption = (
+        "Cropping without retraining: median (min–max) over the trained seeds of each objective; the last row crops "
+        "the network without the stage cost of each seed whose stage-cost network trained, after that one's k⋆."
+    )
+    return Table(columns, rows, caption=caption)
+
+
+# -- the figures -------------------------------------------------------------------------------
 #: trajectories drawn per class in the coordinate and in the z panels (the medians use all samples)
 N_TRAJ = 25
 
@@ -585,6 +674,21 @@ ROLE_STYLE = {
 #: Line style of a network's training curve by its status (test curves, dashed, only for trained networks).
 STATUS_STYLE = {"trained": "-", "not trained": "-.", "diverged": ":"}
 
+#: Width of one panel and of a one-panel figure (inches): two panels stay legible at the book's column.
+PANEL_WIDTH = 4.1
+PANEL_HEIGHT = 3.4
+
+
+def _proxy(**kw) -> Line2D:
+    """A legend entry without data."""
+    return Line2D([], [], **kw)
+
+
+def _class_handles(*, lines: bool = True) -> list[Line2D]:
+    """Legend entries for the two class colours (lines for trajectories, dots for point clouds)."""
+    kw = {"lw": 2} if lines else {"ls": "", "marker": "o", "ms": 5}
+    return [_proxy(color=PALETTE[c], label=f"class {c + 1}", **kw) for c in (0, 1)]
+
 
 def _coordinates(ax, rec: NetworkRecord, y: np.ndarray, title: str) -> None:
     """Fig. 3: both state components against the layer, for some samples of each class."""
@@ -593,11 +697,8 @@ def _coordinates(ax, rec: NetworkRecord, y: np.ndarray, title: str) -> None:
     for c in (0, 1):
         idx = np.flatnonzero(y == c)[:: max(1, int((y == c).sum()) // N_TRAJ)]
         for j, ls in ((0, "-"), (1, ":")):
-            ax.plot(k, states[:, idx, j], color=PALETTE[c], lw=0.6, alpha=0.35, ls=ls)
-    ax.plot([], [], color="0.3", ls="-", label=r"$[x_k]_1$")
-    ax.plot([], [], color="0.3", ls=":", label=r"$[x_k]_2$")
+            ax.plot(k, states[:, idx, j], color=PALETTE[c], lw=0.8, alpha=0.5, ls=ls)
     ax.set(xlabel="layer $k$", ylabel="state component", title=title, xlim=(0, k[-1]))
-    ax.legend(loc="upper left", framealpha=0.85)
 
 
 def _z_panel(ax, rec: NetworkRecord, y: np.ndarray, z_star: float, title: str) -> None:
@@ -607,51 +708,122 @@ def _z_panel(ax, rec: NetworkRecord, y: np.ndarray, z_star: float, title: str) -
     k = np.arange(z.shape[0])
     for c in (0, 1):
         idx = np.flatnonzero(y == c)[:: max(1, int((y == c).sum()) // N_TRAJ_Z)]
-        ax.plot(k, z[:, idx], color=PALETTE[c], lw=0.4, alpha=0.2)
-        ax.plot(k, np.median(z[:, y == c], axis=1), color=PALETTE[c], lw=2.2, label=f"class {c + 1}, median")
+        ax.plot(k, z[:, idx], color=PALETTE[c], lw=0.6, alpha=0.3)
+    for c in (0, 1):
+        ax.plot(k, np.median(z[:, y == c], axis=1), color="white", lw=4)
+        ax.plot(k, np.median(z[:, y == c], axis=1), color=PALETTE[c], lw=2.2)
     for level in (z_star, -z_star):
         ax.axhline(level, color="k", ls="--", lw=1)
-    ax.text(k[-1], z_star, r" $+\ln 19$", va="bottom", ha="right", fontsize=8)
-    ax.text(k[-1], -z_star, r" $-\ln 19$", va="top", ha="right", fontsize=8)
     lim = max(3 * z_star, float(np.nanpercentile(np.abs(z), 99)))
     ax.set(xlabel="layer $k$", ylabel=r"$z_k = [x_k]_1 - [x_k]_2$", title=title, xlim=(0, k[-1]), ylim=(-lim, lim))
-    ax.legend(loc="lower left", framealpha=0.85)
+
+
+def _trajectory_handles(res: Result, letters: str, k_star: bool) -> list[Line2D]:
+    """The shared legend of a trajectory pair (panel ``letters``): classes, components, medians, ±ln 19, k⋆."""
+    left, right = letters
+    handles = [
+        *_class_handles(),
+        _proxy(color="0.3", ls="-", lw=1, label=rf"$[x_k]_1$ ({left})"),
+        _proxy(color="0.3", ls=":", lw=1.2, label=rf"$[x_k]_2$ ({left})"),
+        _proxy(color="0.3", lw=2.2, label=f"class median ({right})"),
+        _proxy(color="k", ls="--", lw=1, label=rf"$z = \pm\ln 19$ ({right})"),
+    ]
+    if k_star:
+        handles.append(_proxy(color=PALETTE[2], ls=":", lw=1.2, label=rf"$k^\star$ (seed {res.representative})"))
+    return handles
+
+
+def _trajectory_figure(res: Result, role: str, start: int) -> Shown:
+    """Fig. 3 for the representative seed of ``role``: both state components and z_k against the layer."""
+    rec = _shown(res, role)
+    with_cost = role == "stage_cost"
+    fig, axes = new_figure(2, 1, width=PANEL_WIDTH, height=PANEL_HEIGHT)
+    ax_x, ax_z = axes[0]
+    which = "with" if with_cost else "without"
+    _coordinates(ax_x, rec, res.y_train.numpy(), f"states, {which} stage cost")
+    _z_panel(ax_z, rec, res.y_train.numpy(), res.z_star, rf"$z_k$, {which} stage cost")
+    if with_cost:
+        ax_z.axvline(rec.train_summary.k_star, color=PALETTE[2], lw=1.2, ls=":")
+    letter_panels([ax_x, ax_z], start=start)
+    first, second = "abcdefghijkl"[start : start + 2]
+    handles = _trajectory_handles(res, first + second, with_cost)
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, facecolor="0.92")
+    i = res.representative
+    if with_cost:
+        caption = (
+            f"Paper 1, Figure 3 ({first}, {second}). The states of the two-spirals ResNet trained with the stage "
+            f"cost (seed {i}), layer by layer: ({first}) both components of {N_TRAJ} training samples per class, "
+            f"({second}) z_k = [x_k]₁ − [x_k]₂ of {N_TRAJ_Z} per class with the class medians of all samples and "
+            "the turnpike levels ±ln 19; the dotted line is k⋆."
+        )
+    else:
+        caption = (
+            f"Companion figure ({first}, {second}). The same as Figure 3 for the network trained from the same "
+            f"initialisation (seed {i}) without the stage cost."
+        )
+    alt = (
+        "Left: state components of sample trajectories against the layer, coloured by class. Right: z_k against "
+        "the layer with thin sample trajectories, two bold class medians and dashed horizontal lines at ±ln 19"
+        + ("; the medians settle on the lines after a few layers." if with_cost else ".")
+    )
+    return Shown(fig, caption, alt, "fig3" if with_cost else "without-states")
 
 
 def _final_plane(ax, rec: NetworkRecord, y: np.ndarray, z_star: float, title: str) -> None:
     """Fig. 4: the final states x_N with both minimiser lines."""
     xN = rec.states[-1].numpy()
     for c in (0, 1):
-        ax.scatter(xN[y == c, 0], xN[y == c, 1], s=6, color=PALETTE[c], alpha=0.6, lw=0, label=f"class {c + 1}")
+        ax.scatter(xN[y == c, 0], xN[y == c, 1], s=7, color=PALETTE[c], alpha=0.6, lw=0)
     lo = float(np.nanmin(xN)) - 1.0
     hi = float(np.nanmax(xN)) + 1.0
     t = np.array([lo, hi])
-    ax.plot(t, t - z_star, color=PALETTE[0], lw=1.5, ls="--", label=r"$X^\star_1$: $x_2 = x_1 - \ln 19$")
-    ax.plot(t, t + z_star, color=PALETTE[1], lw=1.5, ls="--", label=r"$X^\star_2$: $x_2 = x_1 + \ln 19$")
+    ax.plot(t, t - z_star, color=PALETTE[0], lw=1.5, ls="--")
+    ax.plot(t, t + z_star, color=PALETTE[1], lw=1.5, ls="--")
     ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", xlabel=r"$[x_N]_1$", ylabel=r"$[x_N]_2$", title=title)
-    ax.legend(loc="upper left", framealpha=0.85, fontsize=7)
+
+
+def _final_states_figure(res: Result) -> Shown:
+    """Fig. 4 with and without the stage cost, side by side (representative seed)."""
+    fig, axes = new_figure(2, 1, width=PANEL_WIDTH, height=PANEL_HEIGHT + 0.3)
+    y = res.y_train.numpy()
+    _final_plane(axes[0][0], _shown(res, "stage_cost"), y, res.z_star, r"$x_N$, with stage cost")
+    _final_plane(axes[0][1], _shown(res, "without"), y, res.z_star, r"$x_N$, without stage cost")
+    letter_panels(axes[0], start=4)
+    handles = [
+        *_class_handles(lines=False),
+        _proxy(color=PALETTE[0], lw=1.5, ls="--", label=r"$X^\star_1$: $x_2 = x_1 - \ln 19$"),
+        _proxy(color=PALETTE[1], lw=1.5, ls="--", label=r"$X^\star_2$: $x_2 = x_1 + \ln 19$"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, facecolor="0.92")
+    caption = (
+        f"Paper 1, Figure 4 (e), and (f) for comparison. The final states x_N of the training samples (seed "
+        f"{res.representative}) with both minimiser lines, (e) with and (f) without the stage cost."
+    )
+    alt = (
+        "Two scatter plots of the final states coloured by class, each with two dashed parallel diagonal lines, "
+        "the minimiser lines of the two classes; left with, right without the stage cost."
+    )
+    return Shown(fig, caption, alt, "fig4")
 
 
 def _curve(ax, res: Result, rec: NetworkRecord, status: str, values: np.ndarray, x: np.ndarray, **kw) -> None:
     """One network's curve: the role's colour, the status's line style, the representative seed bold."""
-    color, name = ROLE_STYLE[rec.role]
+    color, _ = ROLE_STYLE[rec.role]
     shown = rec.seed_index == res.representative
-    legend = kw.pop("legend", True)
     ax.plot(
         x,
         values,
         color=color,
         ls=kw.pop("ls", STATUS_STYLE[status]),
-        lw=kw.pop("lw", 1.4 if shown else 0.7),
-        alpha=1 if shown else 0.5,
-        label=name if shown and legend else None,
+        lw=kw.pop("lw", 1.6 if shown else 0.8),
+        alpha=1 if shown else 0.6,
         **kw,
     )
 
 
-def _per_layer(ax, res: Result, key: str, ylabel: str, *, log: bool = False, test: bool = True) -> None:
+def _per_layer(ax, res: Result, key: str, ylabel: str, *, log: bool = False) -> None:
     """One curve per network of ``key`` (a field of :class:`LayerCurves`, train in its status's style and
-    test dashed for the trained networks, or ``"u_norm"``) against the layer."""
+    test dashed for the trained networks, or ``"u_norm"``) against the layer, and k⋆ dotted."""
     for rec, status in zip(res.networks, res.status):
         if key == "u_norm":
             values = rec.u_norm.numpy()
@@ -659,82 +831,137 @@ def _per_layer(ax, res: Result, key: str, ylabel: str, *, log: bool = False, tes
             continue
         values = getattr(rec.train, key).numpy()
         _curve(ax, res, rec, status, values, np.arange(len(values)))
-        if test and status == "trained":
+        if status == "trained":
             values = getattr(rec.test, key).numpy()
-            _curve(ax, res, rec, status, values, np.arange(len(values)), ls="--", lw=0.6, legend=False)
+            _curve(ax, res, rec, status, values, np.arange(len(values)), ls="--", lw=0.7)
     if log:
         ax.set_yscale("log")
         # the paper-lr curves can be orders of magnitude above; keep the working-lr curves readable
         ours = [r for r in res.networks if r.role != "lr_paper"]
         top = max(float(np.nanmax((r.u_norm if key == "u_norm" else getattr(r.train, key)).numpy())) for r in ours)
         ax.set_ylim(top=top * 4)
+    ax.axvline(_shown(res, "stage_cost").train_summary.k_star, color=PALETTE[2], lw=1.2, ls=":")
     ax.set(xlabel="layer $k$", ylabel=ylabel, xlim=(0, res.config.depth))
 
 
-def _training_panel(ax, res: Result) -> None:
-    """(e): every network's terminal loss during training, and the seed counts per objective."""
-    for rec, status in zip(res.networks, res.status):
-        h = rec.history_terminal.numpy()
-        lw = 0.8 if rec.seed_index == res.representative else 0.5
-        _curve(ax, res, rec, status, h, np.arange(1, len(h) + 1), lw=lw)
-    for status, ls in STATUS_STYLE.items():
-        ax.plot([], [], color="0.4", ls=ls, lw=0.8, label=status)
-    counts = []
+def _network_handles(res: Result, *, test: bool = True, k_star: bool = True) -> list[Line2D]:
+    """Legend entries of the every-network panels: objectives (colours), status (line styles), test, k⋆."""
+    handles = [_proxy(color=ROLE_STYLE[r][0], lw=1.6, label=ROLE_STYLE[r][1]) for r in ROLES if _role(res, r)]
+    handles += [_proxy(color="0.4", ls=ls, lw=1, label=f"{status} (train)") for status, ls in STATUS_STYLE.items()]
+    if test:
+        handles.append(_proxy(color="0.4", ls="--", lw=0.7, label="test, trained ones"))
+    if k_star:
+        handles.append(_proxy(color=PALETTE[2], ls=":", lw=1.2, label=rf"$k^\star$ (seed {res.representative})"))
+    return handles
+
+
+def _counts_text(res: Result) -> str:
+    """ "with stage cost: t trained, u not trained, d diverged; …" for the captions."""
+    parts = []
     for role, name in ROLES.items():
         c = status_counts([s for _, s in _role(res, role)])
         if sum(c.values()):
-            counts.append(f"{name}: {c['trained']} trained, {c['not trained']} not, {c['diverged']} diverged")
-    ax.text(0.98, 0.98, "\n".join(counts), transform=ax.transAxes, ha="right", va="top", fontsize=6.5)
-    ax.set(xscale="log", yscale="log", xlabel="Adam step", ylabel=r"terminal loss $L_N$ (train)", title="training")
-    ax.legend(loc="lower left", framealpha=0.85, fontsize=6.5)
+            parts.append(f"{name}: {c['trained']} trained, {c['not trained']} not trained, {c['diverged']} diverged")
+    return "; ".join(parts)
 
 
 def _data_panel(ax, res: Result) -> None:
-    """(a) Fig. 2: the training points (filled) and the test points (open)."""
+    """(a) Fig. 2: the training points (filled) and the test points (open), legend below the panel."""
     x, y, xt, yt = res.x_train.numpy(), res.y_train.numpy(), res.x_test.numpy(), res.y_test.numpy()
     for c in (0, 1):
-        ax.scatter(xt[yt == c, 0], xt[yt == c, 1], s=5, facecolors="none", edgecolors=PALETTE[c], lw=0.4, alpha=0.5)
-        ax.scatter(x[y == c, 0], x[y == c, 1], s=7, color=PALETTE[c], lw=0, label=f"class {c + 1} (train)")
-    ax.scatter([], [], s=7, facecolors="none", edgecolors="0.4", label="test (open)")
-    ax.set(aspect="equal", xlabel=r"$x_1$", ylabel=r"$x_2$", title="Fig. 2: two spirals")
-    ax.legend(loc="upper right", framealpha=0.85, fontsize=7)
+        ax.scatter(xt[yt == c, 0], xt[yt == c, 1], s=6, facecolors="none", edgecolors=PALETTE[c], lw=0.5, alpha=0.6)
+        ax.scatter(x[y == c, 0], x[y == c, 1], s=8, color=PALETTE[c], lw=0)
+    handles = [
+        *[_proxy(color=PALETTE[c], ls="", marker="o", ms=5, label=f"class {c + 1}, train") for c in (0, 1)],
+        _proxy(color="0.4", ls="", marker="o", mfc="none", ms=5, label="test (open)"),
+    ]
+    ax.set(aspect="equal", xlabel=r"$x_1$", ylabel=r"$x_2$", title="two spirals")
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, facecolor="0.92")
 
 
-def plot_two_spirals(res: Result) -> Figure:
-    """Twelve panels: row 1 — Fig. 2 (data), Fig. 3 (states and z_k against k) and Fig. 4 (final
-    states with both minimiser lines) with the stage cost, for the representative seed; row 2 — the
-    training curves of every network with the seed counts, and the same seed without the stage cost;
-    row 3 — L_k, acc_k, d_k and ‖u_k‖ per layer for every network (train in the style of its status,
-    test dashed for the trained ones; the representative seed bold)."""
-    fig, axes = new_figure(4, 3, width=3.9, height=3.4)
-    y = res.y_train.numpy()
-    z_star = res.z_star
-    stage, without = _shown(res, "stage_cost"), _shown(res, "without")
-    i = res.representative
+def _training_panel(ax, res: Result) -> None:
+    """(b): every network's terminal loss during training, legend below the panel."""
+    for rec, status in zip(res.networks, res.status):
+        h = rec.history_terminal.numpy()
+        _curve(
+            ax, res, rec, status, h, np.arange(1, len(h) + 1), lw=1.0 if rec.seed_index == res.representative else 0.6
+        )
+    ax.set(xscale="log", yscale="log", xlabel="Adam step", ylabel=r"terminal loss $L_N$ (train)", title="training")
+    handles = _network_handles(res, test=False, k_star=False)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, facecolor="0.92")
+
+
+def _data_training_figure(res: Result) -> Shown:
+    """(a) Fig. 2, the data, and (b) the training curves of every network."""
+    fig, axes = new_figure(2, 1, width=PANEL_WIDTH, height=PANEL_HEIGHT + 1.2)
     _data_panel(axes[0][0], res)
-    _coordinates(axes[0][1], stage, y, f"Fig. 3: states, with stage cost (seed {i})")
-    _z_panel(axes[0][2], stage, y, z_star, rf"Fig. 3: $z_k$, with stage cost (seed {i})")
-    _final_plane(axes[0][3], stage, y, z_star, rf"Fig. 4: $x_N$, with stage cost (seed {i})")
-    _training_panel(axes[1][0], res)
-    _coordinates(axes[1][1], without, y, f"states, without stage cost (seed {i})")
-    _z_panel(axes[1][2], without, y, z_star, rf"$z_k$, without stage cost (seed {i})")
-    _final_plane(axes[1][3], without, y, z_star, rf"$x_N$, without stage cost (seed {i})")
+    _training_panel(axes[0][1], res)
+    letter_panels(axes[0])
+    cfg = res.config
+    caption = (
+        f"Paper 1, Figure 2 (a), and companion panel (b). (a) The two-spirals data: {2 * cfg.n_per_class} training "
+        f"points (filled) and as many test points (open), {cfg.n_per_class} per class ({cfg.spiral} spirals, noise "
+        f"{cfg.noise:g}). (b) The terminal loss of every network during training ({cfg.seeds} seeds per objective; "
+        f"seed {res.representative} bold). {_counts_text(res)}."
+    )
+    alt = (
+        "Left: scatter plot of two interleaved spiral arms, one per class colour, open circles for the test points. "
+        "Right: log-log curves of the terminal training loss against the Adam step, one per network, coloured by "
+        "objective."
+    )
+    return Shown(fig, caption, alt)
 
-    _per_layer(axes[2][0], res, "loss", r"stage loss $L_k$", log=True)
-    axes[2][0].plot([], [], color="0.4", ls="-", label="train")
-    axes[2][0].plot([], [], color="0.4", ls="--", label="test")
-    axes[2][0].legend(loc="upper right", framealpha=0.85, fontsize=7)
-    _per_layer(axes[2][1], res, "acc", r"accuracy $\mathrm{acc}_k$")
-    _per_layer(axes[2][2], res, "dist", r"RMS dist$(x_k, X^\star_y)$ $d_k$", log=True)
-    axes[2][2].axhline(res.config.eps_turnpike, color="k", lw=0.8, ls=":", label=r"$\varepsilon$ of $Q_\varepsilon$")
-    axes[2][2].legend(loc="upper right", framealpha=0.85, fontsize=7)
-    _per_layer(axes[2][3], res, "u_norm", r"$\|u_k\|$", log=True)
-    k_star = stage.train_summary.k_star
-    for ax in (axes[2][0], axes[2][1], axes[2][2], axes[2][3], axes[0][2]):
-        ax.axvline(k_star, color=PALETTE[2], lw=0.8, ls=":")
-    axes[2][1].text(k_star, 0.3, rf" $k^\star$ (seed {i}, with stage cost)", color=PALETTE[2], fontsize=8)
-    letter_panels(a for row in axes for a in row)
-    return fig
+
+def _layer_figure(res: Result, panels: tuple[tuple[str, str, str, bool], ...], start: int, name: str) -> Shown:
+    """Two per-layer panels of every network (``(key, title, ylabel, log)`` each), one legend below both."""
+    fig, axes = new_figure(2, 1, width=PANEL_WIDTH, height=PANEL_HEIGHT)
+    for ax, (key, title, ylabel, log) in zip(axes[0], panels):
+        _per_layer(ax, res, key, ylabel, log=log)
+        ax.set_title(title)
+        if key == "dist":
+            ax.axhline(res.config.eps_turnpike, color="k", lw=1, ls=(0, (1, 3)))
+    letter_panels(axes[0], start=start)
+    handles = _network_handles(res)
+    if any(p[0] == "dist" for p in panels):
+        handles.append(_proxy(color="k", lw=1, ls=(0, (1, 3)), label=r"$\varepsilon$ of $Q_\varepsilon$"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, facecolor="0.92")
+    return Shown(fig, "", "", name)
+
+
+def _per_layer_figures(res: Result) -> list[Shown]:
+    """(i, j) the stage loss and accuracy, (k, l) the distance to the minimiser lines and ‖u_k‖, per layer."""
+    loss = ("loss", "stage loss", r"$L_k$", True)
+    acc = ("acc", "accuracy", r"$\mathrm{acc}_k$", False)
+    dist = ("dist", "distance to the minimiser lines", r"RMS dist$(x_k, X^\star_y)$ $d_k$", True)
+    u_norm = ("u_norm", "control size", r"$\|u_k\|$", True)
+    first = _layer_figure(res, (loss, acc), 8, "layers-loss")
+    second = _layer_figure(res, (dist, u_norm), 10, "layers-dist")
+    every = (
+        f"of every network of every seed (seed {res.representative} bold): the training curve solid when it trained, "
+        "dash-dotted when it did not, dotted when it diverged; the test curve dashed for the trained ones."
+    )
+    first.caption = f"Companion figure (i, j). Per layer k, the stage loss L_k and the accuracy acc_k {every}"
+    first.alt = "Per-layer curves of the loss (log scale) and the accuracy, one per network, coloured by objective."
+    second.caption = (
+        f"Companion figure (k, l). Per layer k, the RMS distance d_k to the minimiser lines (with ε of Q_ε) and the "
+        f"control size ‖u_k‖ {every}"
+    )
+    second.alt = "Per-layer curves of the distance to the minimiser lines and of the control size, both on log scales."
+    return [first, second]
+
+
+def plot_two_spirals(res: Result) -> list[Shown]:
+    """The page's figures: (a) Fig. 2 (data) and (b) the training curves of every network; (c, d) Fig. 3
+    (states and z_k) and (e) Fig. 4 (final states) with the stage cost, (f) the final states and (g, h) the
+    states without it, for the representative seed; (i)–(l) L_k, acc_k, d_k and ‖u_k‖ per layer for every
+    network (train in the style of its status, test dashed for the trained ones; the representative seed bold)."""
+    return [
+        _data_training_figure(res),
+        _trajectory_figure(res, "stage_cost", 2),
+        _final_states_figure(res),
+        _trajectory_figure(res, "without", 6),
+        *_per_layer_figures(res),
+    ]
 
 
 # -- the figure contract (lossdyn.pipeline.figures) ---------------------------------------------------

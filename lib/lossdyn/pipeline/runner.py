@@ -561,12 +561,18 @@ def _holding_sigint() -> Iterator[None]:
 
 
 def commit(name: str, root: Path, stage: Path) -> None:
-    """Publish a staged run: its figure files into ``book/figures/``, then the page into ``book/generated/``
-    (renames on one filesystem; Ctrl-C waits until both are done)."""
+    """Publish a staged run: its figure files into ``book/figures/`` (removing the page's files that the run
+    no longer wrote), then the page into ``book/generated/`` (renames on one filesystem; Ctrl-C waits until
+    both are done)."""
     figures = figure_dir(root)
     figures.mkdir(parents=True, exist_ok=True)
+    staged = sorted((stage / "figures").iterdir())
+    names = {p.name for p in staged}
     with _holding_sigint():
-        for path in sorted((stage / "figures").iterdir()):
+        for old in [*figures.glob(f"{name}.*"), *figures.glob(f"{name}-*.*")]:
+            if old.name not in names:  # a figure the page no longer has (renamed or merged)
+                old.unlink()
+        for path in staged:
             os.replace(path, figures / path.name)
         os.replace(stage / f"{name}.ipynb", generated_dir(root) / f"{name}.ipynb")
 
