@@ -48,5 +48,6 @@ def test_pyproject_pins_torch_and_lists_the_design_card():
 
 def test_build_outputs_are_ignored():
     ignored = (ROOT / ".gitignore").read_text().split()
-    for path in ("_build/", "book/generated/", "book/figures/", "results/", ".venv/"):
+    for path in ("_build/", "book/generated/", "book/figures/", "results/*", ".venv/"):
         assert path in ignored
+    assert "!results/paper/" in ignored  # the published archive is the one tracked results folder
