@@ -1,5 +1,5 @@
 """pytest plugin (loaded by ``-p lossdyn_pytest_env`` in pyproject, so for every invocation, also
-``pytest book/generated/<nb>.ipynb`` alone): before any nbval kernel starts, set
+``pytest _build/quick/<nb>.ipynb`` alone): before any nbval kernel starts, set
 
 * ``LOSSDYN_CACHE=off`` — every number nbval compares is recomputed by the code, not read from
   the results cache;

@@ -8,30 +8,13 @@ import dataclasses
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ARCHIVE_NOTEBOOK, ROOT
 from lossdyn.pipeline import archive, cache
 from lossdyn.pipeline.config import ConfigError
 from lossdyn.pipeline.units import plan_for
 from tiny_grids import tiny
 
-NOTEBOOK = "p1_turnpike_horizon"
-
-
-@pytest.fixture
-def dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOSSDYN_CACHE", "on")
-    monkeypatch.setenv("LOSSDYN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("LOSSDYN_ARCHIVE_DIR", str(tmp_path / "archive"))
-    return tmp_path / "cache", tmp_path / "archive"
-
-
-@pytest.fixture
-def published(dirs):
-    cache_dir, archive_dir = dirs
-    cfg = tiny(NOTEBOOK)
-    first, _ = cache.cached_run(cfg)
-    entry = archive.publish(cfg, cache_dir, archive_dir)
-    return cfg, first, entry
+NOTEBOOK = ARCHIVE_NOTEBOOK  # the tiny grid of the fixtures `dirs` and `published` (conftest)
 
 
 def test_publish_refuses_a_grid_with_missing_units(dirs):
@@ -107,3 +90,14 @@ def test_the_cli_publishes_and_verifies(dirs, capsys):
     assert "4 units archived" in capsys.readouterr().out
     assert main(["verify", "--all"]) == 0
     assert "4 archived units recomputed" in capsys.readouterr().out
+
+
+def test_publishing_a_smaller_grid_again_drops_the_units_it_no_longer_has(published, dirs):
+    cfg, _, entry = published
+    cache_dir, archive_dir = dirs
+    smaller = dataclasses.replace(cfg, seeds=1)
+    cache.cached_run(smaller)
+    again = archive.publish(smaller, cache_dir, archive_dir)
+    kept = {u["key"] for u in again["units"].values()}
+    assert len(kept) < len(entry["units"])
+    assert {p.name for p in (archive_dir / "units").iterdir()} == kept

@@ -45,7 +45,7 @@ def test_claims_page_counts_every_verdict(tmp_path):
     _fake_build(tmp_path, "p2_fig5_edge_of_stability", ["reproduced", "partial", "partial"])
     text = write_claims_page(tmp_path).read_text()
     assert "**Summary:** 1 reproduced, 2 partial." in text
-    assert "| {doc}`p2_fig5_edge_of_stability <p2_fig5_edge_of_stability>` | 1 | 2 | 0 | 0 |" in text
+    assert "| {doc}`p2_fig5_edge_of_stability <p2_fig5_edge_of_stability>` | quick | 1 | 2 | 0 | 0 |" in text
 
 
 def test_readme_table_has_one_row_per_figure_in_book_order():

@@ -8,6 +8,7 @@ The pipeline (configs, units of work, cache, sweeps, the book build), ``lossdyn.
 * :mod:`lossdyn.pipeline.units` — how a config splits into units of work (one network, one ResNet, a whole run).
 * :mod:`lossdyn.pipeline.cache` — the results cache, one entry per unit; ``cached_run(cfg)`` runs a figure.
 * :mod:`lossdyn.pipeline.archive` — the published paper-profile archive (results/paper/): publish, read, verify.
+* :mod:`lossdyn.pipeline.published` — the default build: pages at paper scale from the archive, else quick.
 * :mod:`lossdyn.pipeline.closure` — a unit's compute closure: the lib source its result depends on (its key).
 * :mod:`lossdyn.pipeline.sweep` — a notebook's missing units as tasks on Dask distributed.
 * :mod:`lossdyn.pipeline.runner` — parameters → papermill → executed pages → Jupyter Book (``build``).

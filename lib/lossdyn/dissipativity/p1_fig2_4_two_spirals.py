@@ -33,6 +33,7 @@ from lossdyn.dissipativity.spirals import (
     TRAINED_ACC,
     C,
     SpiralsTrainingConfig,
+    archived_record,
     network_seed,
     network_status,
     representative_index,
@@ -54,6 +55,7 @@ __all__ = [
     "Config",
     "Result",
     "claims",
+    "compact",
     "cropping_table",
     "estimate",
     "finish",
@@ -175,6 +177,12 @@ def _keep_states(nets: list[dict[str, Any]]) -> list[bool]:
     """Figs. 2–4 may draw any seed's networks with and without the stage cost (the representative is
     chosen after training), so those keep their states; the paper-lr networks do not."""
     return [n["role"] in ("stage_cost", "without") for n in nets]
+
+
+def compact(record: dict[str, Any]) -> dict[str, Any]:
+    """One unit as the published archive keeps it (:func:`~lossdyn.dissipativity.spirals.archived_record`):
+    the objective's history at its first and last step, the terminal loss's history in float32 (panel (b) plots it)."""
+    return archived_record(record, terminal=True)
 
 
 def plan(cfg: Config) -> NetworkPlan:

@@ -31,6 +31,7 @@ from lossdyn.dissipativity.spirals import (
     TRAINED_ACC,
     C,
     SpiralsTrainingConfig,
+    archived_record,
     network_seed,
     network_status,
     representative_index,
@@ -52,6 +53,7 @@ __all__ = [
     "Config",
     "Result",
     "claims",
+    "compact",
     "count_table",
     "curve_gap",
     "estimate",
@@ -224,6 +226,12 @@ def plan(cfg: Config) -> NetworkPlan:
     nets = network_specs(cfg)
     grid = ("seeds", "horizons", "dts", "horizon", "schemes", "scheme_dt", "lr")
     return NetworkPlan(spirals_setup(cfg, grid), nets, [False] * len(nets), lambda n, k, dev: _train(cfg, n, dev))
+
+
+def compact(record: dict[str, Any]) -> dict[str, Any]:
+    """One unit as the published archive keeps it (:func:`~lossdyn.dissipativity.spirals.archived_record`):
+    the objective's history at its first and last step, no terminal-loss history (no panel plots it)."""
+    return archived_record(record, terminal=False)
 
 
 def finish(cfg: Config, records: list[dict[str, Any]]) -> Result:

@@ -29,6 +29,7 @@ from lossdyn.dissipativity.spirals import (
     TRAINED_ACC,
     C,
     SpiralsTrainingConfig,
+    archived_record,
     network_seed,
     network_status,
     spirals_setup,
@@ -48,6 +49,7 @@ __all__ = [
     "Config",
     "Result",
     "claims",
+    "compact",
     "count_table",
     "depth_table",
     "estimate",
@@ -169,6 +171,12 @@ def finish(cfg: Config, records: list[dict[str, Any]]) -> Result:
         state_dim=[int(r["state_dim"]) for r in records],
         status=[network_status(r) for r in nets],
     )
+
+
+def compact(record: dict[str, Any]) -> dict[str, Any]:
+    """One unit as the published archive keeps it (:func:`~lossdyn.dissipativity.spirals.archived_record`):
+    the objective's history at its first and last step, no terminal-loss history (no panel plots it)."""
+    return archived_record(record, terminal=False)
 
 
 def plan(cfg: Config) -> NetworkPlan:

@@ -197,6 +197,22 @@ def network_status(rec: NetworkRecord) -> str:
     return "trained" if acc >= TRAINED_ACC else "not trained"
 
 
+def archived_record(rec: dict[str, Any], *, terminal: bool) -> dict[str, Any]:
+    """What the published archive keeps of one network's unit (book/methods.md#p1-archive): the objective's
+    history only at its first and last step (all :func:`network_status` reads), the terminal loss's
+    history in float32 where a figure plots it (``terminal``), else not at all; everything else as is."""
+    out = dict(rec)
+    h = rec.get("history_objective")
+    if h is not None and h.numel():
+        out["history_objective"] = h[[0, -1]].clone()
+    if rec.get("history_terminal") is not None:
+        if terminal:
+            out["history_terminal"] = rec["history_terminal"].to(torch.float32)
+        else:
+            out.pop("history_terminal")
+    return out
+
+
 def status_counts(statuses: Sequence[str]) -> dict[str, int]:
     """How many of each of :data:`STATUSES` (all three keys, zeros included)."""
     return {s: sum(1 for x in statuses if x == s) for s in STATUSES}

@@ -41,6 +41,7 @@ from lossdyn.pipeline.cache import (
     unit_keys,
 )
 from lossdyn.pipeline.config import ConfigError, ExperimentConfig
+from lossdyn.pipeline.device import intra_op_threads
 from lossdyn.pipeline.paths import results_dir
 from lossdyn.pipeline.units import Plan, Unit, plan_for
 
@@ -89,11 +90,25 @@ def _write_index(archive_dir: Path, index: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _own_storage(value: Any) -> Any:
+    """``value`` with every tensor copied into storage of its own size: ``torch.save`` writes a view's whole
+    storage (a 2,500-sample slice of a 10⁶-logit buffer would be archived as 8 MB)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {k: _own_storage(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_own_storage(v) for v in value)
+    return value
+
+
 def _compact(cfg: ExperimentConfig, result: dict[str, Any]) -> dict[str, Any]:
+    """What the archive keeps of a unit's result: the figure module's ``compact(result)`` if it has one
+    (only what ``finish`` and the figure need), every tensor in storage of its own size."""
     from lossdyn.pipeline.figures import figure_of
 
     compact = getattr(figure_of(cfg), "compact", None)
-    return compact(result) if compact is not None else result
+    return _own_storage(compact(result) if compact is not None else result)
 
 
 def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path) -> dict[str, Any]:
@@ -125,9 +140,9 @@ def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path) -> dict[s
         "config": cfg.to_dict(),
         "code": code,
         "units": entries,
-        "compute_seconds": round(seconds, 1),
+        "compute_seconds": round(seconds, 3),
         "devices": sorted({m.get("device", "?") for m in metas}),
-        "machines": sorted({m.get("device_name", "?") for m in metas}),
+        "machines": sorted({_machine(m) for m in metas}),
         "commits": sorted({str(m.get("git_commit")) for m in metas}),
         "torch": sorted({m.get("torch", "?") for m in metas}),
         "computed": [min(m.get("created", "") for m in metas), max(m.get("created", "") for m in metas)],
@@ -136,17 +151,39 @@ def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path) -> dict[s
     index = read_index(archive_dir)
     index[cfg.notebook] = entry
     _write_index(archive_dir, index)
+    _drop_unindexed(archive_dir, index)
     return entry
+
+
+def _drop_unindexed(archive_dir: Path, index: dict[str, Any]) -> None:
+    """Remove the unit folders no notebook's entry names any more (a grid published again, smaller)."""
+    import shutil
+
+    kept = {u["key"] for entry in index.values() for u in entry["units"].values()}
+    for path in (archive_dir / "units").iterdir():
+        if path.is_dir() and path.name not in kept:
+            shutil.rmtree(path)
+
+
+def _machine(meta: dict[str, Any]) -> str:
+    """The machine a unit was computed on: the GPU's name, else the CPU model (units computed before the cache
+    recorded it give the architecture only)."""
+    if str(meta.get("device", "")).startswith("cuda"):
+        return str(meta.get("device_name", "?"))
+    return str(meta.get("cpu") or meta.get("device_name") or "?")
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def find_archived(unit: Unit, code: str, archive_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(result, meta) of ``unit`` from the archive, whatever device computed it; ``None`` if not archived."""
+def find_archived(
+    unit: Unit, code: str, archive_dir: Path, *, index: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(result, meta) of ``unit`` from the archive, whatever device computed it; ``None`` if not archived.
+    ``index``: the archive's index, read once by a caller that looks up many units."""
     neutral = neutral_key(unit, code)
-    for entry in read_index(archive_dir).values():
+    for entry in (read_index(archive_dir) if index is None else index).values():
         hit = entry["units"].get(neutral)
         if hit is not None:
             return load_unit(hit["key"], archive_dir)
@@ -272,7 +309,8 @@ def _verify_unit(
         report.mismatches.append(f"{label}: the current code no longer has this unit (its compute closure changed)")
         return
     archived, meta = load_unit(entry["key"], archive_dir)
-    (fresh,) = plan.compute([unit], device=device, workers=1)
+    with intra_op_threads(1):  # as a sweep's worker computes (a config's own ``threads`` still applies)
+        (fresh,) = plan.compute([unit], device=device, workers=1)
     exact = meta.get("torch") == torch.__version__ and meta.get("device", "").split(":")[0] == device.split(":")[0]
     report.exact += exact
     report.mismatches += [f"{label}: {line}" for line in compare_results(archived, _compact(cfg, fresh), exact=exact)]

@@ -30,9 +30,10 @@ cache (:func:`find_unit`).
 
 The cache root is ``results/`` in the repository, or ``LOSSDYN_CACHE_DIR`` (a shared filesystem
 path for several machines; ``--cache-dir`` of the CLI sets it). ``LOSSDYN_CACHE`` selects the mode:
-``on`` (default: read and write), ``refresh`` (recompute and overwrite) or ``off`` (recompute,
+``on`` (default: read and write), ``refresh`` (recompute and overwrite), ``off`` (recompute,
 neither read nor write; the test suite sets it so nbval's re-execution computes every number
-from the code).
+from the code) or ``archive`` (read every unit from the published archive, compute nothing: a unit
+that is not archived is an error; the runner's paper-scale build sets it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ import torch
 
 from lossdyn.pipeline.closure import closure_hash
 from lossdyn.pipeline.config import ConfigError, ExperimentConfig
-from lossdyn.pipeline.device import resolve_device
+from lossdyn.pipeline.device import cpu_model, resolve_device
 from lossdyn.pipeline.paths import find_root, results_dir
 from lossdyn.pipeline.progress import notice
 from lossdyn.pipeline.units import Plan, Unit, canonical, plan_for
@@ -90,7 +91,7 @@ __all__ = [
     "unit_meta",
 ]
 
-_MODES = ("on", "refresh", "off")
+_MODES = ("on", "refresh", "off", "archive")
 
 
 def cache_mode() -> str:
@@ -317,6 +318,7 @@ def unit_meta(device: str, seconds: float, batch: int) -> dict[str, Any]:
         if dev.type == "cuda"
         else platform.processor() or platform.machine(),
         "host": platform.node(),
+        "cpu": cpu_model(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": numpy.__version__,
@@ -475,6 +477,34 @@ def _archived(unit: Unit, plan: Plan, root: Path | None) -> tuple[dict[str, Any]
     return find_archived(unit, code_hash(plan), archive) if (archive / "index.json").is_file() else None
 
 
+class NotArchived(RuntimeError):
+    """``LOSSDYN_CACHE=archive`` and a unit of the run is not in the published archive."""
+
+
+def _all_archived(
+    cfg: ExperimentConfig, plan: Plan, units: list[Unit], keys: dict[int, str], root: Path | None
+) -> tuple[dict[str, dict[str, Any]], float]:
+    """Every unit of the run from the archive (``LOSSDYN_CACHE=archive``); raises :class:`NotArchived`."""
+    from lossdyn.pipeline.archive import archive_root, find_archived, read_index
+
+    archive = archive_root(root)
+    index, code = read_index(archive), code_hash(plan)
+    results, seconds, missing = {}, 0.0, 0
+    for u in units:
+        found = find_archived(u, code, archive, index=index)
+        if found is None:
+            missing += 1
+            continue
+        results[keys[id(u)]] = found[0]
+        seconds += float(found[1]["wall_seconds"])
+    if missing:
+        raise NotArchived(
+            f"{cfg.notebook}: {missing} of {len(units)} units are not in the published archive {archive} "
+            "(LOSSDYN_CACHE=archive computes nothing)"
+        )
+    return results, seconds
+
+
 def cached_run(cfg: ExperimentConfig, *, root: Path | None = None) -> tuple[dict[str, Any], CacheInfo]:
     """The result of ``cfg``: its units from the cache where stored, the others computed and stored.
 
@@ -497,6 +527,8 @@ def cached_run(cfg: ExperimentConfig, *, root: Path | None = None) -> tuple[dict
     root_dir = cache_root(root)
     results: dict[str, dict[str, Any]] = {}
     seconds = 0.0
+    if mode == "archive":
+        results, seconds = _all_archived(cfg, plan, units, keys, root)
     if mode == "on":
         for u in units:
             found = find_unit(keys[id(u)], root_dir) or _archived(u, plan, root)

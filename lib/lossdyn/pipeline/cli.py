@@ -21,18 +21,38 @@ from typing import Any
 from lossdyn.pipeline.config import ConfigError
 from lossdyn.pipeline.measured import record_sweep
 from lossdyn.pipeline.paths import find_root
-from lossdyn.pipeline.runner import COST_FACTOR, PROFILES, build, list_notebooks, parse_value, plan_jobs, preflight
+from lossdyn.pipeline.runner import (
+    BUILD_PROFILES,
+    COST_FACTOR,
+    PROFILES,
+    build,
+    list_notebooks,
+    parse_value,
+    plan_jobs,
+    preflight,
+)
 
 __all__ = ["main"]
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--profile",
-        default="quick",
-        choices=PROFILES,
-        help="quick = the notebooks' defaults (CPU, seconds); paper = params/paper/<notebook>.yml",
-    )
+def _common(p: argparse.ArgumentParser, *, build: bool = False) -> None:
+    if build:
+        p.add_argument(
+            "--profile",
+            default=None,
+            choices=BUILD_PROFILES,
+            help="archive (the default without -p) = every page at the paper profile read from the published "
+            "archive results/paper/ where it is complete, else quick, computing nothing at paper scale; "
+            "quick = the notebooks' defaults (CPU, seconds; the default with -p); "
+            "paper = params/paper/<notebook>.yml, computing what is not cached",
+        )
+    else:
+        p.add_argument(
+            "--profile",
+            default="quick",
+            choices=PROFILES,
+            help="quick = the notebooks' defaults (CPU, seconds); paper = params/paper/<notebook>.yml",
+        )
     p.add_argument(
         "-p",
         "--parameter",
@@ -55,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lossdyn", description="Run the companion's notebooks and sweeps.")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="execute notebooks with papermill, then build the book")
-    _common(b)
+    _common(b, build=True)
     b.add_argument(
         "--only", nargs="+", action="extend", default=[], metavar="NAME", help="notebooks to execute (default: all)"
     )
@@ -184,6 +204,7 @@ def _verify(args: argparse.Namespace) -> int:
     from lossdyn.pipeline.cache import _git_commit
     from lossdyn.pipeline.device import resolve_device
 
+    os.environ.setdefault("LOSSDYN_QUIET", "1")  # no progress bars: one summary line and the mismatches
     commit = args.commit or _git_commit(find_root()) or "no-commit"
     report = verify(
         archive_root(), commit=commit, budget_s=None if args.all else args.budget, device=resolve_device("auto").type

@@ -59,8 +59,10 @@ from lossdyn.pipeline.pages import (
 )
 from lossdyn.pipeline.paths import figure_dir, find_root, generated_dir, notebook_dir, params_dir
 from lossdyn.pipeline.progress import Interrupted
+from lossdyn.pipeline.published import annotate_sidecar, archive_status, page_banner, provenance, quick_dir
 
 __all__ = [
+    "BUILD_PROFILES",
     "COST_FACTOR",
     "PROFILES",
     "Job",
@@ -70,12 +72,16 @@ __all__ = [
     "notebook_defaults",
     "pages_with_errors",
     "parse_value",
+    "plan_book_jobs",
     "plan_jobs",
     "portable",
     "preflight",
 ]
 
 PROFILES = ("quick", "paper")
+#: ``build``'s profiles: ``archive`` (the default) renders each page at the paper profile from the published
+#: archive where it holds the page's whole grid, else at the quick profile (:mod:`lossdyn.pipeline.published`).
+BUILD_PROFILES = ("archive", *PROFILES)
 #: A run whose estimated time exceeds this many times its profile's own estimate needs ``--yes``.
 COST_FACTOR = 20.0
 _FIGURE_FILES = ("png", "svg", "pdf", "json")
@@ -84,7 +90,12 @@ _FIGURE_FILES = ("png", "svg", "pdf", "json")
 @dataclass
 class Job:
     """One notebook to execute: its name, profile, the parameters to inject and the resolved config
-    (``base``: the profile's config without ``-p`` overrides, what the time estimate is compared with)."""
+    (``base``: the profile's config without ``-p`` overrides, what the time estimate is compared with).
+
+    ``source`` is ``archive`` for a page read from the published archive (``prov``: its units' provenance),
+    ``fallback`` why a page of the default build shows the quick profile, ``quick_copy`` whether this run
+    is the quick-profile copy for nbval (:func:`lossdyn.pipeline.published.quick_dir`), not the page.
+    """
 
     name: str
     profile: str
@@ -95,6 +106,16 @@ class Job:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    source: str = "run"
+    prov: dict[str, Any] | None = None
+    fallback: str | None = None
+    quick_copy: bool = False
+
+    def pages(self, root: Path) -> tuple[Path, Path]:
+        """(folder of the executed copy, folder of its figure files)."""
+        if self.quick_copy:
+            return quick_dir(root), quick_dir(root) / "figures"
+        return generated_dir(root), figure_dir(root)
 
 
 # -- parameters -------------------------------------------------------------------------------
@@ -213,6 +234,27 @@ def plan_jobs(
     return jobs
 
 
+def plan_book_jobs(*, only: Sequence[str] = (), root: Path | None = None) -> list[Job]:
+    """The default build's jobs: each selected notebook at the paper profile, read from the published
+    archive, where the archive holds every unit of its paper-profile grid, else at the quick profile
+    (``fallback`` says how much of it the archive holds); then a quick-profile copy of each notebook
+    for nbval and the quick verdicts (``quick_copy``)."""
+    root = root or find_root()
+    paper = plan_jobs(profile="paper", only=only, root=root)
+    quick = plan_jobs(profile="quick", only=only, root=root)
+    pages, copies = [], []
+    for p, q in zip(paper, quick):
+        have, n, entry = archive_status(p.cfg, root)
+        if have == n:
+            p.source, p.prov = "archive", provenance(entry)
+            pages.append(p)
+            copies.append(Job(q.name, q.profile, q.inject, q.overrides, q.cfg, q.base, quick_copy=True))
+        else:
+            q.fallback = f"the published archive holds {have} of the {n} units of its paper-profile grid"
+            pages.append(q)
+    return pages + copies
+
+
 # -- checks before any kernel -------------------------------------------------------------------
 def available_memory() -> int:
     """Bytes of memory available to a new process now (``MemAvailable`` of ``/proc/meminfo``)."""
@@ -285,6 +327,8 @@ def preflight(jobs: Sequence[Job], *, yes: bool = False, memory: int | None = No
 
     memory = available_memory() if memory is None else memory
     for job in jobs:
+        if job.source == "archive":  # read from the published archive: nothing to compute, any device
+            continue
         units, missing = _missing_units(job.cfg)
         if units == 0:
             raise ConfigError(f"{job.name}: these parameters give nothing to run (0 units of work)")
@@ -346,13 +390,16 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _kernel_env(stage: Path) -> Iterator[None]:
-    """Environment the kernel inherits: figures into the stage, notices into a file, "run by the runner"."""
+def _kernel_env(stage: Path, job: Job) -> Iterator[None]:
+    """Environment the kernel inherits: figures into the stage, notices into a file, "run by the runner";
+    a page read from the published archive runs with the results cache in mode ``archive`` (no compute)."""
     values = {
         "LOSSDYN_FIGURE_DIR": str(stage / "figures"),
         "LOSSDYN_NOTICES": str(stage / "notices.txt"),
         "LOSSDYN_RUNNER": "1",
     }
+    if job.source == "archive":
+        values["LOSSDYN_CACHE"] = "archive"
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -382,7 +429,7 @@ def execute(job: Job, root: Path, *, timeout: int, stage: Path) -> Path:
     """
     import papermill
 
-    out_dir = generated_dir(root)
+    out_dir = job.pages(root)[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     staged = stage / f"{job.name}.ipynb"
     sockets = Path(tempfile.mkdtemp(prefix="lossdyn-ipc-"))
@@ -390,7 +437,7 @@ def execute(job: Job, root: Path, *, timeout: int, stage: Path) -> Path:
     for logger in ("asyncio", "papermill", "traitlets"):  # the runner reports failures itself, in one line
         logging.getLogger(logger).setLevel(logging.CRITICAL)
     try:
-        with _kernel_env(stage):
+        with _kernel_env(stage, job):
             papermill.execute_notebook(
                 str(notebook_dir(root) / f"{job.name}.ipynb"),
                 str(staged),
@@ -460,6 +507,12 @@ def _cli_command(job: Job) -> str:
     return _command(job, f"python -m lossdyn build --only {job.name}", f"--profile {job.profile}")
 
 
+def _source_words(job: Job) -> str:
+    if job.source == "archive":
+        return ", every unit read from the published archive `results/paper/` (nothing computed)"
+    return f" ({job.fallback})" if job.fallback else ""
+
+
 def _reproduce_markdown(job: Job, sidecar: Path) -> str:
     data = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     run = data.get("run", {})
@@ -475,7 +528,7 @@ def _reproduce_markdown(job: Job, sidecar: Path) -> str:
     downloads += f" · {{download}}`JSON <../figures/{job.name}.json>`"
     return f"""## Reproduce this page
 
-This page was executed with the **{job.profile}** profile. Figure files: {downloads}
+This page was executed with the **{job.profile}** profile{_source_words(job)}. Figure files: {downloads}
 
 :::{{dropdown}} Parameters and commands to rerun it
 Parameters used (the notebook's `parameters` cell holds the quick defaults; "changed" marks values
@@ -531,9 +584,14 @@ def postprocess(job: Job, root: Path, path: Path, sidecar: Path) -> None:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
+    if sidecar.is_file():
+        annotate_sidecar(sidecar, profile=job.profile, source=job.source, prov=job.prov)
+    _insert_banner(nb, page_banner(job.source, job.prov, job.fallback))
     nb.cells.append(nbformat.v4.new_markdown_cell(_reproduce_markdown(job, sidecar)))
     nb.metadata[META_KEY] = {
         "profile": job.profile,
+        "source": job.source,
+        "fallback": job.fallback,
         "overrides": job.inject,
         "parameters": job.cfg.to_dict(),
         "seconds": round(job.seconds, 2),
@@ -542,6 +600,21 @@ def postprocess(job: Job, root: Path, path: Path, sidecar: Path) -> None:
     papermill.update(input_path=f"notebooks/{job.name}.ipynb", output_path=f"book/generated/{job.name}.ipynb")
     _portable_outputs(nb, root)
     nbformat.write(nb, path)
+
+
+def _insert_banner(nb: Any, text: str) -> None:
+    """``text`` as a Markdown cell right under the page's title (the first cell's ``# `` line)."""
+    import nbformat
+
+    if not text:
+        return
+    first = nb.cells[0] if nb.cells else None
+    if first is not None and first.cell_type == "markdown" and first.source.startswith("# "):
+        title, _, rest = first.source.partition("\n")
+        first.source = title
+        nb.cells[1:1] = [nbformat.v4.new_markdown_cell(text), nbformat.v4.new_markdown_cell(rest.lstrip("\n"))]
+    else:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
 
 
 @contextlib.contextmanager
@@ -560,11 +633,11 @@ def _holding_sigint() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def commit(name: str, root: Path, stage: Path) -> None:
+def commit(name: str, root: Path, stage: Path, dest: tuple[Path, Path] | None = None) -> None:
     """Publish a staged run: its figure files into ``book/figures/`` (removing the page's files that the run
     no longer wrote), then the page into ``book/generated/`` (renames on one filesystem; Ctrl-C waits until
-    both are done)."""
-    figures = figure_dir(root)
+    both are done). ``dest``: other (pages, figures) folders, e.g. the quick-profile copies'."""
+    pages, figures = dest or (generated_dir(root), figure_dir(root))
     figures.mkdir(parents=True, exist_ok=True)
     staged = sorted((stage / "figures").iterdir())
     names = {p.name for p in staged}
@@ -574,7 +647,7 @@ def commit(name: str, root: Path, stage: Path) -> None:
                 old.unlink()
         for path in staged:
             os.replace(path, figures / path.name)
-        os.replace(stage / f"{name}.ipynb", generated_dir(root) / f"{name}.ipynb")
+        os.replace(stage / f"{name}.ipynb", pages / f"{name}.ipynb")
 
 
 def _keep_failed(name: str, root: Path, stage: Path) -> Path | None:
@@ -607,13 +680,26 @@ def run_job(job: Job, root: Path, *, timeout: int) -> None:
         job.notes += _notices(stage)
         if job.error is None:
             postprocess(job, root, staged, stage / "figures" / f"{job.name}.json")
-            commit(job.name, root, stage)
+            commit(job.name, root, stage, job.pages(root))
+            if job.fallback is not None:  # the page is the quick run: it is also nbval's copy
+                _copy_quick(job.name, root)
     finally:
         if job.error is not None or (stage / f"{job.name}.ipynb").is_file():
             failed = _keep_failed(job.name, root, stage)
             if failed is not None:
                 job.notes.append(f"the failed run is in {failed.relative_to(root)}")
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _copy_quick(name: str, root: Path) -> None:
+    """A quick-profile page of the default build, copied as its quick-profile copy (:func:`quick_dir`)."""
+    out = quick_dir(root)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for old in [*(out / "figures").glob(f"{name}.*"), *(out / "figures").glob(f"{name}-*.*")]:
+        old.unlink()
+    shutil.copy2(generated_dir(root) / f"{name}.ipynb", out / f"{name}.ipynb")
+    for path in [*figure_dir(root).glob(f"{name}.*"), *figure_dir(root).glob(f"{name}-*.*")]:
+        shutil.copy2(path, out / "figures" / path.name)
 
 
 def pages_with_errors(root: Path) -> list[str]:
@@ -726,7 +812,9 @@ def _run_all(jobs: Sequence[Job], root: Path, *, timeout: int, log) -> list[Job]
     """Run every job (:func:`run_job`); returns the failed ones. Ctrl-C: :class:`Interrupted` naming the notebook."""
     failed: list[Job] = []
     for i, job in enumerate(jobs, 1):
-        log(f"[{i}/{len(jobs)}] {job.name} ({job.profile}) ...", end=" ", flush=True)
+        what = "quick-profile copy for nbval" if job.quick_copy else job.profile
+        what += ", from the published archive" if job.source == "archive" else ""
+        log(f"[{i}/{len(jobs)}] {job.name} ({what}) ...", end=" ", flush=True)
         try:
             run_job(job, root, timeout=timeout)
         except KeyboardInterrupt:
@@ -739,7 +827,7 @@ def _run_all(jobs: Sequence[Job], root: Path, *, timeout: int, log) -> list[Job]
             failed.append(job)
             log(f"FAILED after {job.seconds:.1f} s: {job.error}; its previous page is kept")
         else:
-            if job.profile == "paper":
+            if job.profile == "paper" and job.source != "archive":
                 record_paper_run(job.name, job.seconds, job.inject, root)
             log(f"done in {job.seconds:.1f} s")
         for note in job.notes:
@@ -749,7 +837,7 @@ def _run_all(jobs: Sequence[Job], root: Path, *, timeout: int, log) -> list[Job]
 
 def build(
     *,
-    profile: str = "quick",
+    profile: str | None = None,
     only: Sequence[str] = (),
     overrides: Mapping[str, Any] | None = None,
     book: bool = True,
@@ -761,6 +849,12 @@ def build(
 ) -> int:
     """The whole pipeline; returns a process exit code (0 ok, 1 a notebook or the book failed).
 
+    ``profile="archive"`` (the default, unless ``overrides`` or ``refresh`` make it ``quick``): every page at
+    the paper profile from the published archive where it holds the page's whole grid, else at the quick
+    profile with a banner, and the quick-profile copies for nbval (:func:`plan_book_jobs`);
+    ``quick``/``paper``: every selected page at that profile, computing what is neither in the results
+    cache nor in the archive.
+
     Raises :class:`ConfigError` (before any kernel starts) on a bad parameter, an impossible or too costly
     run (:func:`preflight`) or a results cache that cannot be written; :class:`Interrupted` on Ctrl-C.
     """
@@ -769,7 +863,15 @@ def build(
     root = root or find_root()
     if timeout <= 0:
         raise ConfigError(f"--timeout = {timeout} is not allowed: need a number of seconds > 0")
-    jobs = plan_jobs(profile=profile, only=only, overrides=overrides, root=root)
+    if profile is None:  # the default: the published archive, unless parameters or a refresh ask for a run
+        profile = "quick" if overrides or refresh else "archive"
+    if profile == "archive" and (overrides or refresh):
+        flag = "-p" if overrides else "--refresh"
+        raise ConfigError(f"{flag}: the default build renders the published archive; give --profile quick or paper")
+    if profile == "archive":
+        jobs = plan_book_jobs(only=only, root=root)
+    else:
+        jobs = plan_jobs(profile=profile, only=only, overrides=overrides, root=root)
     os.environ["LOSSDYN_QUIET"] = "1"  # kernels inherit it: no progress bars in executed copies
     if refresh:
         os.environ["LOSSDYN_CACHE"] = "refresh"

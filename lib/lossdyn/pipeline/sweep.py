@@ -155,7 +155,8 @@ def run_task(payload: dict[str, Any]) -> dict[str, Any]:
 
 # -- on the client ---------------------------------------------------------------------------------
 def local_cluster(n_workers: int | None = None):
-    """A ``LocalCluster`` of single-threaded worker processes (default: one per core), no dashboard.
+    """A ``LocalCluster`` of single-threaded worker processes (default: one per core); its HTTP server on a free
+    port (the default 8787 may be held by another sweep on this machine).
 
     ``allowed-failures`` is 0, so a task whose worker dies comes back at once as ``KilledWorker``
     and :func:`sweep` resubmits and reports it (instead of silent rescheduling by the scheduler).
@@ -166,7 +167,7 @@ def local_cluster(n_workers: int | None = None):
     n = n_workers or os.cpu_count() or 1
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), _workers_ignore_sigint():
         return LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
         )
 
 
