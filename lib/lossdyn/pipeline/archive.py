@@ -10,11 +10,13 @@ time). ``python -m lossdyn verify`` recomputes a sample of archived units chosen
 (within a time budget; ``--all``: every unit) and compares them with the archive.
 
 Layout: ``results/paper/units/<key>/`` in the cache's entry format (read with the cache's checks) and
-``results/paper/index.json``: per notebook, the config, its units' device-free keys → entry keys, and
-when and where they were computed. A unit's cache key includes the device type it was computed on;
-the index maps the device-free key (kind, fields, compute closure) to the entry, so a machine with
-another device renders from the archive too, and ``verify`` compares across devices within a stated
-tolerance (bit for bit where torch version and device type match the provenance).
+``results/paper/index.json``: per notebook and profile (``<notebook>`` for the paper profile,
+``<notebook>:quick`` for the quick one, from which the default build renders the test suite's copies),
+the config, its units' device-free keys → entry keys, and when and where they were computed. A unit's
+cache key includes the device type it was computed on; the index maps the device-free key (kind,
+fields, compute closure) to the entry, so a machine with another device renders from the archive too,
+and ``verify`` compares across devices within a stated tolerance (bit for bit where torch version and
+device type match the provenance).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ __all__ = [
     "archive_root",
     "archived_counts",
     "compare_results",
+    "entry_name",
     "find_archived",
     "neutral_key",
     "publish",
@@ -70,6 +73,11 @@ def archive_root(root: Path | None = None) -> Path:
     """``LOSSDYN_ARCHIVE_DIR`` if set (tests), else ``results/paper/`` in the repository."""
     env = os.environ.get("LOSSDYN_ARCHIVE_DIR", "")
     return Path(env).expanduser().resolve() if env else results_dir(root) / "paper"
+
+
+def entry_name(notebook: str, profile: str = "paper") -> str:
+    """The index's name of a notebook's grid: ``<notebook>`` (paper profile) or ``<notebook>:<profile>``."""
+    return notebook if profile == "paper" else f"{notebook}:{profile}"
 
 
 def neutral_key(unit: Unit, code: str) -> str:
@@ -111,8 +119,9 @@ def _compact(cfg: ExperimentConfig, result: dict[str, Any]) -> dict[str, Any]:
     return _own_storage(compact(result) if compact is not None else result)
 
 
-def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path) -> dict[str, Any]:
-    """Copy every unit of ``cfg``'s grid from the cache into the archive (compacted) and index them.
+def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path, *, profile: str = "paper") -> dict[str, Any]:
+    """Copy every unit of ``cfg``'s grid from the cache into the archive (compacted) and index them, as the
+    grid of ``profile`` (:func:`entry_name`).
 
     Raises :class:`~lossdyn.pipeline.config.ConfigError` (one line) if a unit is not in the cache.
     **Returns:** the notebook's index entry.
@@ -132,11 +141,13 @@ def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path) -> dict[s
     for u in units:
         key = keys[id(u)]
         result, meta = found[key]
-        store_unit(key, archive_dir, u, _compact(cfg, result), {**meta, "archived": _now()})
+        store_unit(key, archive_dir, u, _compact(cfg, result), {**meta, "archived": _now()}, small=True)
         entries[neutral_key(u, code)] = {"key": key, "label": u.label, "wall_seconds": meta["wall_seconds"]}
         seconds += float(meta["wall_seconds"])
     metas = [found[k][1] for k in found]
     entry = {
+        "notebook": cfg.notebook,
+        "profile": profile,
         "config": cfg.to_dict(),
         "code": code,
         "units": entries,
@@ -149,7 +160,7 @@ def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path) -> dict[s
         "published": _now(),
     }
     index = read_index(archive_dir)
-    index[cfg.notebook] = entry
+    index[entry_name(cfg.notebook, profile)] = entry
     _write_index(archive_dir, index)
     _drop_unindexed(archive_dir, index)
     return entry
@@ -290,7 +301,7 @@ def verify(archive_dir: Path, *, commit: str, budget_s: float | None = 600.0, de
     for nb, n in chosen:
         by_notebook.setdefault(nb, []).append(n)
     for nb, wanted in by_notebook.items():
-        cfg = config_class(nb).from_mapping(index[nb]["config"])
+        cfg = config_class(index[nb].get("notebook", nb)).from_mapping(index[nb]["config"])
         plan = plan_for(cfg)
         code = code_hash(plan)
         units = {neutral_key(u, code): u for u in plan.units}

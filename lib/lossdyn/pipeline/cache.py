@@ -328,10 +328,14 @@ def unit_meta(device: str, seconds: float, batch: int) -> dict[str, Any]:
     }
 
 
-def store_unit(key: str, root_dir: Path, unit: Unit, result: dict[str, Any], meta: dict[str, Any]) -> None:
+def store_unit(
+    key: str, root_dir: Path, unit: Unit, result: dict[str, Any], meta: dict[str, Any], *, small: bool = False
+) -> None:
     """Write one unit atomically: a temporary folder beside the entry, renamed into place.
 
     ``unit.json`` records the sha256 of ``result.pt``. A damaged entry in the way is set aside first.
+    ``small``: torch's non-zip format (the published archive's), about half the bytes for a unit of many
+    small tensors; ``torch.load`` reads both.
     """
     final = unit_entry(key, root_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -339,7 +343,7 @@ def store_unit(key: str, root_dir: Path, unit: Unit, result: dict[str, Any], met
     tmp.mkdir()
     try:
         buffer = io.BytesIO()
-        torch.save(result, buffer)
+        torch.save(result, buffer, _use_new_zipfile_serialization=not small)
         data = buffer.getvalue()
         (tmp / "result.pt").write_bytes(data)
         info = {"key": key, "kind": unit.kind, "label": unit.label, "fields": unit.fields}

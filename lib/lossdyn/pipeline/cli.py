@@ -105,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--retries", type=int, default=2, help="resubmissions of a failed task (default 2)")
     s.add_argument("--dry-run", action="store_true", help="list the units and what is cached; compute nothing")
-    pub = sub.add_parser("publish", help="copy notebooks' computed paper-profile units into the archive results/paper/")
+    pub = sub.add_parser(
+        "publish", help="copy notebooks' computed units of a profile (default paper) into the archive results/paper/"
+    )
     pub.add_argument("notebook", nargs="*", help="notebook names (default: every notebook)")
     _common(pub)
     pub.set_defaults(profile="paper")
@@ -192,7 +194,7 @@ def _publish(args: argparse.Namespace, overrides: dict) -> int:
     archive = archive_root()
     for name in args.notebook or known:
         job = plan_jobs(profile=args.profile, only=[name], overrides=overrides)[0]
-        entry = publish(job.cfg, cache_root(), archive)
+        entry = publish(job.cfg, cache_root(), archive, profile=args.profile)
         print(f"{name}: {len(entry['units'])} units archived ({entry['compute_seconds']:.0f} s of compute)")
     size = archive_bytes(archive)
     print(f"archive {archive}: {size / 2**20:.1f} MiB of {MAX_BYTES / 2**20:.0f} MiB")

@@ -10,7 +10,9 @@ and the units' ``provenance``.
 
 Beside the book, every notebook is also executed at the quick profile into a folder of its own,
 :func:`quick_dir` (``_build/quick/``): these are the copies that nbval re-executes (results cache off)
-and compares, and their sidecars give the claims page the quick-profile verdicts.
+and compares, and their sidecars give the claims page the quick-profile verdicts. The archive holds the
+quick-profile grids too, so that on a fresh clone these copies are rendered from it as well and the
+build computes no unit at all; nbval's re-execution then recomputes them from the code.
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ def quick_sidecar(name: str, root: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def archive_status(cfg: Any, root: Path) -> tuple[int, int, dict[str, Any]]:
-    """(units of ``cfg``'s grid in the archive, units in its grid, the notebook's index entry or {})."""
-    from lossdyn.pipeline.archive import archive_root, archived_counts, read_index
+def archive_status(cfg: Any, root: Path, profile: str = "paper") -> tuple[int, int, dict[str, Any]]:
+    """(units of ``cfg``'s grid in the archive, units in its grid, the index entry of its ``profile`` or {})."""
+    from lossdyn.pipeline.archive import archive_root, archived_counts, entry_name, read_index
 
     archive = archive_root(root)
     have, n = archived_counts(cfg, archive)
-    return have, n, read_index(archive).get(cfg.notebook, {})
+    return have, n, read_index(archive).get(entry_name(cfg.notebook, profile), {})
 
 
 def provenance(entry: dict[str, Any]) -> dict[str, Any]:

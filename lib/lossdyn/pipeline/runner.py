@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -245,10 +246,13 @@ def plan_book_jobs(*, only: Sequence[str] = (), root: Path | None = None) -> lis
     pages, copies = [], []
     for p, q in zip(paper, quick):
         have, n, entry = archive_status(p.cfg, root)
+        q_have, q_n, q_entry = archive_status(q.cfg, root, "quick")
+        if q_have == q_n:  # the quick grid is archived too: render it from there, computing nothing
+            q.source, q.prov = "archive", provenance(q_entry)
         if have == n:
             p.source, p.prov = "archive", provenance(entry)
             pages.append(p)
-            copies.append(Job(q.name, q.profile, q.inject, q.overrides, q.cfg, q.base, quick_copy=True))
+            copies.append(dataclasses.replace(q, quick_copy=True))
         else:
             q.fallback = f"the published archive holds {have} of the {n} units of its paper-profile grid"
             pages.append(q)
@@ -508,6 +512,8 @@ def _cli_command(job: Job) -> str:
 
 
 def _source_words(job: Job) -> str:
+    if job.source == "archive" and job.fallback:
+        return f" ({job.fallback}; its quick-profile units read from the published archive)"
     if job.source == "archive":
         return ", every unit read from the published archive `results/paper/` (nothing computed)"
     return f" ({job.fallback})" if job.fallback else ""
