@@ -188,6 +188,31 @@ def test_every_notebook_has_its_quick_profile_copy_for_nbval():
         path = quick_dir(ROOT) / f"{name}.ipynb"
         assert path.is_file(), f"{name}: no quick-profile copy in _build/quick/"
         assert nbformat.read(path, as_version=4).metadata[META_KEY]["profile"] == "quick", name
+        sidecar = json.loads((quick_dir(ROOT) / "figures" / f"{name}.json").read_text())
+        entry = read_index(archive.archive_root(ROOT)).get(f"{name}:quick", {})
+        if archive.renders_here(entry):  # archived on this platform: read, not computed
+            assert sidecar["run"]["mode"] == "archive", f"{name}: its quick-profile units were computed, not read"
+
+
+def test_bit_for_bit_needs_the_same_torch_device_type_and_cpu_model():
+    from lossdyn.pipeline.device import cpu_model
+
+    here = {"torch": torch.__version__, "device": "cpu", "cpu": cpu_model()}
+    assert archive.same_platform(here, "cpu") and archive.same_platform({**here, "cpu": None}, "cpu")
+    assert not archive.same_platform({**here, "cpu": "Another CPU"}, "cpu")
+    assert not archive.same_platform({**here, "torch": "0.0"}, "cpu")
+    assert not archive.same_platform(here, "cuda")
+    entry = {"torch": [torch.__version__], "devices": ["cpu"], "cpus": [cpu_model()]}
+    assert archive.renders_here(entry) is (not torch.cuda.is_available())
+    assert not archive.renders_here({**entry, "cpus": [cpu_model(), "None"]})
+
+
+def test_the_archive_holds_every_quick_grid_of_the_current_code():
+    """So a fresh clone's build computes no unit: after a change to the code that computes a page, run its
+    quick profile and ``python -m lossdyn publish NOTEBOOK --profile quick``."""
+    for (job,) in (runner.plan_jobs(only=[name], root=ROOT) for name in runner.list_notebooks(ROOT)):
+        have, n = archive.archived_counts(job.cfg, archive.archive_root(ROOT))
+        assert have == n, f"{job.name}: the archive holds {have} of the {n} units of its quick profile"
 
 
 def test_the_archive_keeps_what_the_two_spirals_pages_read(published, dirs, monkeypatch):

@@ -60,6 +60,8 @@ __all__ = [
     "neutral_key",
     "publish",
     "read_index",
+    "renders_here",
+    "same_platform",
     "verify",
 ]
 
@@ -154,6 +156,7 @@ def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path, *, profil
         "compute_seconds": round(seconds, 3),
         "devices": sorted({m.get("device", "?") for m in metas}),
         "machines": sorted({_machine(m) for m in metas}),
+        "cpus": sorted({str(m.get("cpu")) for m in metas}),
         "commits": sorted({str(m.get("git_commit")) for m in metas}),
         "torch": sorted({m.get("torch", "?") for m in metas}),
         "computed": [min(m.get("created", "") for m in metas), max(m.get("created", "") for m in metas)],
@@ -182,6 +185,32 @@ def _machine(meta: dict[str, Any]) -> str:
     if str(meta.get("device", "")).startswith("cuda"):
         return str(meta.get("device_name", "?"))
     return str(meta.get("cpu") or meta.get("device_name") or "?")
+
+
+def same_platform(meta: dict[str, Any], device: str) -> bool:
+    """Whether a unit computed as ``meta`` records would come out bit for bit the same here on ``device``:
+    the same torch version and device type, and on a CPU the same CPU model where the unit recorded it
+    (vectorised kernels differ between CPU families)."""
+    from lossdyn.pipeline.device import cpu_model
+
+    dev = device.split(":")[0]
+    if meta.get("torch") != torch.__version__ or str(meta.get("device", "")).split(":")[0] != dev:
+        return False
+    return dev != "cpu" or meta.get("cpu") in (None, cpu_model())
+
+
+def renders_here(entry: dict[str, Any]) -> bool:
+    """Whether an index entry's units were all computed on this machine's platform (torch version, CPU
+    model, on a CPU): the default build renders the quick-profile copies from the archive only then, so
+    that nbval's recomputation here can match them bit for bit; elsewhere it computes them."""
+    from lossdyn.pipeline.device import cpu_model
+
+    return (
+        entry.get("torch") == [torch.__version__]
+        and entry.get("devices") == ["cpu"]
+        and entry.get("cpus") == [cpu_model()]
+        and not torch.cuda.is_available()
+    )
 
 
 def _now() -> str:
@@ -322,6 +351,6 @@ def _verify_unit(
     archived, meta = load_unit(entry["key"], archive_dir)
     with intra_op_threads(1):  # as a sweep's worker computes (a config's own ``threads`` still applies)
         (fresh,) = plan.compute([unit], device=device, workers=1)
-    exact = meta.get("torch") == torch.__version__ and meta.get("device", "").split(":")[0] == device.split(":")[0]
+    exact = same_platform(meta, device)
     report.exact += exact
     report.mismatches += [f"{label}: {line}" for line in compare_results(archived, _compact(cfg, fresh), exact=exact)]

@@ -11,8 +11,10 @@ and the units' ``provenance``.
 Beside the book, every notebook is also executed at the quick profile into a folder of its own,
 :func:`quick_dir` (``_build/quick/``): these are the copies that nbval re-executes (results cache off)
 and compares, and their sidecars give the claims page the quick-profile verdicts. The archive holds the
-quick-profile grids too, so that on a fresh clone these copies are rendered from it as well and the
-build computes no unit at all; nbval's re-execution then recomputes them from the code.
+quick-profile grids too: on a machine of the platform they were computed on (torch version, CPU model;
+:func:`lossdyn.pipeline.archive.renders_here`) these copies are rendered from it as well and the build
+computes no unit at all, and nbval's re-execution recomputes them from the code, bit for bit; on any
+other machine they are computed, so that nbval compares numbers computed on one platform.
 """
 
 from __future__ import annotations

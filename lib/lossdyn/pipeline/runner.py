@@ -45,6 +45,7 @@ from typing import Any
 
 import yaml
 
+from lossdyn.pipeline.archive import renders_here
 from lossdyn.pipeline.config import ConfigError, ExperimentConfig
 from lossdyn.pipeline.figures import Cost, config_class, figure
 from lossdyn.pipeline.measured import record_paper_run
@@ -247,7 +248,7 @@ def plan_book_jobs(*, only: Sequence[str] = (), root: Path | None = None) -> lis
     for p, q in zip(paper, quick):
         have, n, entry = archive_status(p.cfg, root)
         q_have, q_n, q_entry = archive_status(q.cfg, root, "quick")
-        if q_have == q_n:  # the quick grid is archived too: render it from there, computing nothing
+        if q_have == q_n and renders_here(q_entry):  # archived on this platform: render it, computing nothing
             q.source, q.prov = "archive", provenance(q_entry)
         if have == n:
             p.source, p.prov = "archive", provenance(entry)
