@@ -69,6 +69,9 @@ def test_compare_results_within_tolerance_across_devices():
     assert len(archive.compare_results(a, close, exact=True)) == 2
     far = {"x": torch.tensor([1.1, 2.0], dtype=torch.float64), "n": 4, "f": 0.5}
     assert len(archive.compare_results(a, far, exact=False)) == 2
+    undefined = {"x": torch.tensor([float("nan"), 2.0], dtype=torch.float64)}  # e.g. λ at a jump that never came
+    assert archive.compare_results(undefined, {"x": undefined["x"].clone()}, exact=True) == []
+    assert archive.compare_results(undefined, {"x": torch.tensor([1.0, 2.0], dtype=torch.float64)}, exact=True)
 
 
 def test_the_published_archive_stays_small():

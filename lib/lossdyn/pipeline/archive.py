@@ -276,6 +276,14 @@ def _leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
     return [(path, value)]
 
 
+def _identical(x: torch.Tensor, y: torch.Tensor) -> bool:
+    """Equal element for element, a NaN matching a NaN (``torch.equal`` alone calls NaN ≠ NaN)."""
+    if not (x.is_floating_point() or x.is_complex()):
+        return torch.equal(x, y)
+    nan = torch.isnan(x)
+    return torch.equal(nan, torch.isnan(y)) and torch.equal(x[~nan], y[~nan])
+
+
 def compare_results(a: dict[str, Any], b: dict[str, Any], *, exact: bool) -> list[str]:
     """Where two unit results differ: bit for bit if ``exact``, else beyond ``RTOL``/``ATOL`` (one line each,
     naming the entry and the numbers)."""
@@ -288,13 +296,17 @@ def compare_results(a: dict[str, Any], b: dict[str, Any], *, exact: bool) -> lis
         if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
             same = x.shape == y.shape and x.dtype == y.dtype
             if same and exact:
-                same = torch.equal(x, y)
+                same = _identical(x, y)
             elif same and (x.is_floating_point() or x.is_complex()):
                 same = torch.allclose(x.double(), y.double(), rtol=RTOL, atol=ATOL, equal_nan=True)
             elif same:
                 same = torch.equal(x, y)
             if not same:
-                diff = (x.double() - y.double()).abs().max().item() if x.shape == y.shape else float("nan")
+                diff = (
+                    (x.double() - y.double()).abs().nan_to_num(nan=float("inf")).max().item()
+                    if x.shape == y.shape
+                    else float("nan")
+                )
                 out.append(f"{name}: max |archived − recomputed| = {diff:.3e} (shape {tuple(x.shape)})")
         elif isinstance(x, float) and isinstance(y, float) and not exact:
             if not (math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL) or (math.isnan(x) and math.isnan(y))):
