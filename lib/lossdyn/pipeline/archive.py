@@ -189,14 +189,14 @@ def _machine(meta: dict[str, Any]) -> str:
 
 def same_platform(meta: dict[str, Any], device: str) -> bool:
     """Whether a unit computed as ``meta`` records would come out bit for bit the same here on ``device``:
-    the same torch version and device type, and on a CPU the same CPU model where the unit recorded it
-    (vectorised kernels differ between CPU families)."""
+    the same torch version and device type, and on a CPU the same CPU model (vectorised kernels differ
+    between CPU families; a unit that did not record its CPU is compared within tolerance)."""
     from lossdyn.pipeline.device import cpu_model
 
     dev = device.split(":")[0]
     if meta.get("torch") != torch.__version__ or str(meta.get("device", "")).split(":")[0] != dev:
         return False
-    return dev != "cpu" or meta.get("cpu") in (None, cpu_model())
+    return dev != "cpu" or meta.get("cpu") == cpu_model()
 
 
 def renders_here(entry: dict[str, Any]) -> bool:
