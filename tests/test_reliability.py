@@ -268,12 +268,12 @@ def test_a_run_above_the_machines_memory_is_refused_with_one_line():
 
 
 def test_a_run_far_beyond_its_profile_needs_yes(capsys, monkeypatch):
-    (job,) = plan_jobs(only=[FIG5], overrides={"n_seeds": 100})
+    (job,) = plan_jobs(only=[FIG5], overrides={"n_seeds": 400})
     with pytest.raises(ConfigError, match=rf"more than {COST_FACTOR:g}× the quick profile's .*; pass --yes"):
         preflight([job])
     preflight([job], yes=True)
     monkeypatch.setattr(runner, "_run_all", lambda *a, **k: [])
-    assert main(["build", "--only", FIG5, "--no-book", "-p", "n_seeds", "100"]) == 2
+    assert main(["build", "--only", FIG5, "--no-book", "-p", "n_seeds", "400"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and FIG5 in err[0] and "--yes" in err[0]
     (paper,) = plan_jobs(only=[FIG5], profile="paper")
@@ -388,3 +388,21 @@ def test_the_sidecar_names_the_cache_relative_to_the_repository(cfg, tmp_path, r
         info = cache.CacheInfo(info.key, info.hit, info.mode, str(path), 0.1, "cpu")
         save_figure(fig1.plot(res), cfg, numbers={}, claims=[], info=info, out_dir=tmp_path)
         assert json.loads((tmp_path / f"{FIG1}.json").read_text())["run"]["path"] == shown
+
+
+def test_the_ensemble_estimate_trains_chunks_of_the_measured_size():
+    """ensemble_cost splits each ensemble into chunks of ``chunk(H)`` networks, each costing
+    steps·(per-chunk + k·(per-network + per-unit·H)) seconds, and runs them on min(workers, 2) processes."""
+    import types
+
+    from lossdyn.dynamical.ensemble import cpu_chunk
+    from lossdyn.pipeline import figures as fig
+
+    spec = types.SimpleNamespace(H=100, steps=1000, dtype="float32")
+    cost = fig.ensemble_cost([(spec, list(range(40)))], chunk=cpu_chunk, workers=2, per_chunk_step=1e-5, overhead=0)
+    per = [
+        1000 * (1e-5 + k * (fig.ENSEMBLE_SECONDS_PER_STEP_NET + fig.ENSEMBLE_SECONDS_PER_STEP_H * 100))
+        for k in (16, 16, 8)
+    ]
+    assert cpu_chunk(100) == 16
+    assert cost.seconds == pytest.approx(max(sum(per) / 2, max(per)), rel=1e-12)

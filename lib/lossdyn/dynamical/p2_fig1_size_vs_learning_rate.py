@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from lossdyn.dynamical.ensemble import CPU_CHUNK, Member, TrainSpec
+from lossdyn.dynamical.ensemble import Member, TrainSpec, cpu_chunk
 from lossdyn.dynamical.outcome import describe, outcome, total
 from lossdyn.dynamical.spiral3 import spiral3
 from lossdyn.pipeline.claims import Claim, verdict
@@ -121,10 +121,11 @@ def jobs(cfg: Config) -> list[tuple[TrainSpec, list[Member]]]:
 def estimate(cfg: Config) -> Cost:
     """Wall time and peak memory of one run (the figure contract's optional ``estimate``): the ensembles of
     :func:`jobs` trained as a serial run trains them (:func:`lossdyn.pipeline.figures.ensemble_cost`); a chunk
-    costs 1.1e-4 s per step besides its networks (λ_max tracking), fitted from H = 10 and H = 300 runs
-    (2 networks, 5000 steps: 0.61 s and 2.3 s on the project's 2-core CPU).
+    costs 1.1e-4 s per step besides its networks (λ_max tracking), fitted with the trainer before its fused
+    step (H = 10 and H = 300 runs, 2 networks, 5000 steps: 0.61 s and 2.3 s on the project's 2-core CPU);
+    chunks of :func:`~lossdyn.dynamical.ensemble.cpu_chunk` networks.
     """
-    return ensemble_cost(jobs(cfg), chunk=CPU_CHUNK, workers=cfg.workers, per_chunk_step=1.1e-4, overhead=6.0)
+    return ensemble_cost(jobs(cfg), chunk=cpu_chunk, workers=cfg.workers, per_chunk_step=1.1e-4, overhead=6.0)
 
 
 def plan(cfg: Config) -> EnsemblePlan:

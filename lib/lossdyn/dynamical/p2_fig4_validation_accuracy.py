@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lossdyn.dynamical import losses as dl
-from lossdyn.dynamical.ensemble import CPU_CHUNK, NEVER, Member, TrainSpec
+from lossdyn.dynamical.ensemble import NEVER, Member, TrainSpec, cpu_chunk
 from lossdyn.dynamical.outcome import describe, outcome, total
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
@@ -203,10 +203,11 @@ def jobs(cfg: Config) -> tuple[list[tuple[TrainSpec, list[Member]]], list[tuple[
 def estimate(cfg: Config) -> Cost:
     """Wall time and peak memory of one run (the figure contract's optional ``estimate``): the ensembles of
     :func:`jobs` trained as a serial run trains them (:func:`lossdyn.pipeline.figures.ensemble_cost`); a chunk
-    costs 6.1e-5 s per step besides its networks, fitted from H = 10 and H = 300 runs (12 networks in 4 chunks,
-    4000 steps: 1.25 s and 9.3 s on the project's 2-core CPU).
+    costs nothing per step besides its networks (the least-squares fit of this figure's own paper-profile
+    sweep gives −1.3e-5 s, zero within its error; :data:`~lossdyn.pipeline.figures.ENSEMBLE_SECONDS_PER_STEP_H`);
+    chunks of :func:`~lossdyn.dynamical.ensemble.cpu_chunk` networks.
     """
-    return ensemble_cost(jobs(cfg)[0], chunk=CPU_CHUNK, workers=cfg.workers, per_chunk_step=6.1e-5, overhead=6.0)
+    return ensemble_cost(jobs(cfg)[0], chunk=cpu_chunk, workers=cfg.workers, per_chunk_step=0.0, overhead=6.0)
 
 
 def plan(cfg: Config) -> EnsemblePlan:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from lossdyn.dynamical.ensemble import CPU_CHUNK, Member, TrainSpec
+from lossdyn.dynamical.ensemble import Member, TrainSpec, cpu_chunk
 from lossdyn.dynamical.outcome import outcome
 from lossdyn.pipeline.claims import Claim, verdict
 from lossdyn.pipeline.config import ExperimentConfig
@@ -344,10 +344,11 @@ def finish(cfg: Config, results: list[dict[str, Any]]) -> Result:
 def estimate(cfg: Config) -> Cost:
     """Wall time and peak memory of one run (the figure contract's optional ``estimate``): the ensembles of
     :func:`jobs` trained as a serial run trains them (:func:`lossdyn.pipeline.figures.ensemble_cost`); a chunk
-    costs 7.0e-5 s per step besides its networks (onset detection), fitted from H = 10 and H = 300 runs
-    (three η, 2 networks each, 21 000 steps in all: 1.7 s and 8.6 s on the project's 2-core CPU).
+    costs 7.0e-5 s per step besides its networks (onset detection), fitted with the trainer before its fused
+    step (H = 10 and H = 300 runs, three η, 2 networks each, 21 000 steps in all: 1.7 s and 8.6 s on the
+    project's 2-core CPU); chunks of :func:`~lossdyn.dynamical.ensemble.cpu_chunk` networks.
     """
-    return ensemble_cost(jobs(cfg), chunk=CPU_CHUNK, workers=cfg.workers, per_chunk_step=7.0e-5, overhead=6.0)
+    return ensemble_cost(jobs(cfg), chunk=cpu_chunk, workers=cfg.workers, per_chunk_step=7.0e-5, overhead=6.0)
 
 
 def plan(cfg: Config) -> EnsemblePlan:

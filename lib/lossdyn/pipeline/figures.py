@@ -39,7 +39,7 @@ import functools
 import importlib
 import pkgutil
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -55,6 +55,7 @@ __all__ = [
     "ContractError",
     "Cost",
     "DTYPE_SLOWDOWN",
+    "ENSEMBLE_SECONDS_PER_STEP_NET",
     "DTYPE_WIDTH",
     "KERNEL_BYTES",
     "PROCESS_BYTES",
@@ -101,9 +102,12 @@ PROCESS_BYTES = 280 * 2**20
 #: float64 against float32 on this CPU: 16 878 against 8 306 network-steps per second for the batched
 #: ensemble (``book/measured/`` benchmark, 8 networks, chunks of 4): about 2.
 DTYPE_SLOWDOWN = {"float32": 1.0, "float64": 2.0}
-#: Seconds per network-step per hidden unit of a 2 → H → 3 ensemble on the 300 spiral points (float32, one
-#: thread): 5.7e-7 to 5.8e-7 fitted from H = 10 and H = 300 runs of Paper 2 Figs. 1, 4 and 5 on this CPU.
-ENSEMBLE_SECONDS_PER_STEP_H = 5.8e-7
+#: The fused ensemble step of a chunk of k networks 2 → H → 3 on the 300 spiral points (float32, one thread)
+#: costs k·(ENSEMBLE_SECONDS_PER_STEP_NET + ENSEMBLE_SECONDS_PER_STEP_H·H) seconds: fitted by least squares to
+#: the 69 chunks of the Paper 2 Fig. 4 paper-profile sweep on the project's 2-core Intel Xeon (H = 5 to 150,
+#: k = 2 to 64, 70 000 steps; 955 s of compute in all; median error 10 %, largest 47 %, at H = 5, k = 64).
+ENSEMBLE_SECONDS_PER_STEP_NET = 5.7e-6
+ENSEMBLE_SECONDS_PER_STEP_H = 1.16e-7
 #: Bytes per network per hidden unit per data point of a chunk in training: +200 MB over the process for one
 #: chunk of 4 networks at H = 2000, float32 (Fig. 5) → 83 B; twice that for float64 (:data:`DTYPE_WIDTH`).
 ENSEMBLE_BYTES_PER_H_POINT = 83
@@ -113,12 +117,18 @@ REFERENCE_CORES = 2  # the project's CPU: estimates are for it
 
 
 def ensemble_cost(
-    jobs: Sequence[tuple[Any, Sequence[Any]]], *, chunk: int, workers: int, per_chunk_step: float, overhead: float
+    jobs: Sequence[tuple[Any, Sequence[Any]]],
+    *,
+    chunk: Callable[[int], int],
+    workers: int,
+    per_chunk_step: float,
+    overhead: float,
 ) -> Cost:
-    """The :class:`Cost` of training ensembles the way a serial run does (``train_many``: chunks of ``chunk``
-    networks of one ``TrainSpec``, ``workers`` processes), from measured constants.
+    """The :class:`Cost` of training ensembles the way a serial run does (``train_many``: chunks of
+    ``chunk(H)`` networks of one ``TrainSpec``, ``workers`` processes), from measured constants.
 
-    A chunk costs ``steps · (per_chunk_step + ENSEMBLE_SECONDS_PER_STEP_H · networks · H) · DTYPE_SLOWDOWN``;
+    A chunk of k networks costs ``steps · (per_chunk_step + k · (ENSEMBLE_SECONDS_PER_STEP_NET +
+    ENSEMBLE_SECONDS_PER_STEP_H · H)) · DTYPE_SLOWDOWN``;
     chunks run ``min(workers, REFERENCE_CORES)`` at a time; ``overhead`` is the rest of the notebook
     (kernel start, the figure). ``per_chunk_step`` is the figure's measured per-step cost of a chunk
     besides the networks' arithmetic (its records, λ tracking, onsets).
@@ -126,9 +136,11 @@ def ensemble_cost(
     seconds, per_chunk, n_points = [], [], 300
     for spec, members in jobs:
         slow = DTYPE_SLOWDOWN.get(spec.dtype, 2.0)
-        for i in range(0, len(members), chunk):
-            k = len(members[i : i + chunk])
-            seconds.append(spec.steps * (per_chunk_step + ENSEMBLE_SECONDS_PER_STEP_H * k * spec.H) * slow)
+        size = chunk(spec.H)
+        for i in range(0, len(members), size):
+            k = len(members[i : i + size])
+            per_step = per_chunk_step + k * (ENSEMBLE_SECONDS_PER_STEP_NET + ENSEMBLE_SECONDS_PER_STEP_H * spec.H)
+            seconds.append(spec.steps * per_step * slow)
             per_chunk.append(ENSEMBLE_BYTES_PER_H_POINT * DTYPE_WIDTH.get(spec.dtype, 2) * k * spec.H * n_points)
     parallel = max(1, min(workers, REFERENCE_CORES, len(seconds)))
     wall = max(sum(seconds) / parallel, max(seconds, default=0.0))
