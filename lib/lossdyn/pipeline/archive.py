@@ -346,14 +346,37 @@ def verify(archive_dir: Path, *, commit: str, budget_s: float | None = 600.0, de
         plan = plan_for(cfg)
         code = code_hash(plan)
         units = {neutral_key(u, code): u for u in plan.units}
+        batches: dict[str, Any] = {"grid": list(units.values())}  # distinct units, in the plan's order
         for n in wanted:
-            _verify_unit(report, cfg, plan, units.get(n), index[nb]["units"][n], archive_dir, device)
+            _verify_unit(report, cfg, plan, units.get(n), index[nb]["units"][n], archive_dir, device, batches)
     report.seconds = time.perf_counter() - start
     return report
 
 
+def _recompute(plan: Plan, unit: Unit, meta: dict[str, Any], device: str, batches: dict) -> dict[str, Any]:
+    """``unit`` computed again in a batch like the one that computed it: alone where its provenance says it
+    was computed alone (a sweep's task), else with every unit of its grid (a serial run's one batch; a
+    Paper 1 stack's rounding depends on the stack, book/methods.md#pipeline-archive), that batch computed
+    once per grid (``batches``)."""
+    distinct = batches["grid"]
+    whole = int(meta.get("batch_units") or 1) > 1 and int(meta["batch_units"]) == len(distinct)
+    with intra_op_threads(1):  # as a sweep's worker computes (a config's own ``threads`` still applies)
+        if not whole:
+            return plan.compute([unit], device=device, workers=1)[0]
+        if "whole" not in batches:
+            batches["whole"] = dict(zip(map(id, distinct), plan.compute(distinct, device=device, workers=1)))
+    return batches["whole"][id(unit)]
+
+
 def _verify_unit(
-    report: VerifyReport, cfg: ExperimentConfig, plan: Plan, unit: Unit | None, entry: dict, archive_dir: Path, device
+    report: VerifyReport,
+    cfg: ExperimentConfig,
+    plan: Plan,
+    unit: Unit | None,
+    entry: dict,
+    archive_dir: Path,
+    device: str,
+    batches: dict,
 ) -> None:
     label = f"{cfg.notebook} {entry['label']} (units/{entry['key']})"
     report.checked.append(label)
@@ -361,8 +384,7 @@ def _verify_unit(
         report.mismatches.append(f"{label}: the current code no longer has this unit (its compute closure changed)")
         return
     archived, meta = load_unit(entry["key"], archive_dir)
-    with intra_op_threads(1):  # as a sweep's worker computes (a config's own ``threads`` still applies)
-        (fresh,) = plan.compute([unit], device=device, workers=1)
+    fresh = _recompute(plan, unit, meta, device, batches)
     exact = same_platform(meta, device)
     report.exact += exact
     report.mismatches += [f"{label}: {line}" for line in compare_results(archived, _compact(cfg, fresh), exact=exact)]
