@@ -27,6 +27,7 @@ __all__ = [
     "annotate_sidecar",
     "archive_status",
     "page_banner",
+    "provenance",
     "quick_dir",
     "quick_sidecar",
 ]
@@ -58,19 +59,18 @@ def provenance(entry: dict[str, Any]) -> dict[str, Any]:
     return {"units": len(entry.get("units", {})), **{k: entry.get(k) for k in keys}}
 
 
-def _duration(seconds: float) -> str:
-    if seconds >= 5400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-
-
 def _dates(computed: list[str] | None) -> str:
+    """ "2026-12-02", "2026-12-02 to 2026-12-03" or "an unrecorded date" from ISO timestamps."""
     days = sorted({c[:10] for c in computed or [] if c})
-    return days[0] if len(days) == 1 else " to ".join((days[0], days[-1])) if days else "an unrecorded date"
+    if not days:
+        return "an unrecorded date"
+    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
 
 
 def page_banner(source: str, prov: dict[str, Any] | None = None, fallback: str | None = None) -> str:
     """The Markdown a page opens with (under its title): where its numbers come from."""
+    from lossdyn.pipeline.pages import _hours  # the status and scale pages' durations
+
     if fallback is not None:
         return (
             ":::{admonition} Quick profile, not the paper's scale\n:class: warning\n"
@@ -85,7 +85,7 @@ def page_banner(source: str, prov: dict[str, Any] | None = None, fallback: str |
     return (
         ":::{admonition} Paper scale\n:class: note\n"
         f"Every number and figure on this page is computed at the paper's scale: {prov['units']} units, "
-        f"{_duration(float(prov.get('compute_seconds') or 0))} of compute on {devices} ({machines}), "
+        f"{_hours(float(prov.get('compute_seconds') or 0))} of compute on {devices} ({machines}), "
         f"{_dates(prov.get('computed'))}, at commit {commits or 'unrecorded'} with torch "
         f"{', '.join(prov.get('torch') or ['?'])}; read from the published archive `results/paper/`, "
         "computing nothing. The parameters cell below shows the quick defaults; the paper profile's values are "
