@@ -19,7 +19,7 @@ NOTEBOOK = ARCHIVE_NOTEBOOK  # the tiny grid of the fixtures `dirs` and `publish
 
 def test_publish_refuses_a_grid_with_missing_units(dirs):
     cache_dir, archive_dir = dirs
-    with pytest.raises(ConfigError, match=r"^publish p1_turnpike_horizon: 4 of 4 units are not in the cache"):
+    with pytest.raises(ConfigError, match=r"^publish p1_turnpike_horizon: 4 of 4 units are in neither the cache"):
         archive.publish(tiny(NOTEBOOK), cache_dir, archive_dir)
     assert not archive_dir.exists()
 
@@ -87,7 +87,7 @@ def test_the_cli_publishes_and_verifies(dirs, capsys):
     ]
     params = [x for _, k, v in args for x in ("-p", k, v)]
     assert main(["publish", NOTEBOOK, "--profile", "quick", *params]) == 2  # nothing computed yet: one line
-    assert "4 of 4 units are not in the cache" in capsys.readouterr().err
+    assert "4 of 4 units are in neither the cache" in capsys.readouterr().err
     cache.cached_run(tiny(NOTEBOOK))
     assert main(["publish", NOTEBOOK, "--profile", "quick", *params]) == 0
     assert "4 units archived" in capsys.readouterr().out

@@ -141,7 +141,7 @@ def test_cli_dry_run_lists_the_tasks(tmp_path, capsys, monkeypatch):
         args += ["-p", key, str(list(value) if isinstance(value, tuple) else value)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "4 units, 0 cached, 4 to compute in 4 tasks" in out and "N = 5, seed 1" in out
+    assert "4 units, 0 cached or archived, 4 to compute in 4 tasks" in out and "N = 5, seed 1" in out
 
 
 def test_a_sweep_counts_the_network_steps_of_its_grid():

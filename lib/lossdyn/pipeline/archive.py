@@ -57,6 +57,7 @@ __all__ = [
     "compare_results",
     "entry_name",
     "find_archived",
+    "indexed_units",
     "neutral_key",
     "publish",
     "read_index",
@@ -121,39 +122,70 @@ def _compact(cfg: ExperimentConfig, result: dict[str, Any]) -> dict[str, Any]:
     return _own_storage(compact(result) if compact is not None else result)
 
 
-def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path, *, profile: str = "paper") -> dict[str, Any]:
+def publish(
+    cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path, *, profile: str = "paper", partial: bool = False
+) -> dict[str, Any]:
     """Copy every unit of ``cfg``'s grid from the cache into the archive (compacted) and index them, as the
-    grid of ``profile`` (:func:`entry_name`).
+    grid of ``profile`` (:func:`entry_name`). A unit the archive already holds for this grid (same compute
+    closure) is kept as it is, so that a grid computed by several sweeps, on several machines, is published
+    piece by piece; ``partial`` publishes what is there when units are still missing (the entry says
+    ``complete: false`` and the default build keeps that page at the quick profile).
 
-    Raises :class:`~lossdyn.pipeline.config.ConfigError` (one line) if a unit is not in the cache.
+    Raises :class:`~lossdyn.pipeline.config.ConfigError` (one line) if a unit is in neither the cache nor
+    the archive (and ``partial`` is not set), or if no unit is.
     **Returns:** the notebook's index entry.
     """
     plan = plan_for(cfg)
     dev, code = device_type(cfg), code_hash(plan)
     keys = unit_keys(plan, dev, code)
     units = distinct_units(plan, keys)
-    found = {keys[id(u)]: find_unit(keys[id(u)], cache_dir) for u in units}
-    missing = [k for k, f in found.items() if f is None]
-    if missing:
-        raise ConfigError(
-            f"publish {cfg.notebook}: {len(missing)} of {len(units)} units are not in the cache {cache_dir}; "
-            f"compute them first (python -m lossdyn sweep {cfg.notebook} --profile ...)"
-        )
-    entries, seconds = {}, 0.0
+    index = read_index(archive_dir)
+    before = index.get(entry_name(cfg.notebook, profile), {}).get("units", {})
+    entries, metas, missing = {}, [], 0
     for u in units:
-        key = keys[id(u)]
-        result, meta = found[key]
-        store_unit(key, archive_dir, u, _compact(cfg, result), {**meta, "archived": _now()}, small=True)
-        entries[neutral_key(u, code)] = {"key": key, "label": u.label, "wall_seconds": meta["wall_seconds"]}
-        seconds += float(meta["wall_seconds"])
-    metas = [found[k][1] for k in found]
-    entry = {
+        neutral = neutral_key(u, code)
+        kept = before.get(neutral)
+        if kept is not None and (archive_dir / "units" / kept["key"] / "meta.json").is_file():
+            entries[neutral] = kept
+            metas.append(json.loads((archive_dir / "units" / kept["key"] / "meta.json").read_text()))
+            continue
+        found = find_unit(keys[id(u)], cache_dir)
+        if found is None:
+            missing += 1
+            continue
+        result, meta = found
+        store_unit(keys[id(u)], archive_dir, u, _compact(cfg, result), {**meta, "archived": _now()}, small=True)
+        entries[neutral] = {"key": keys[id(u)], "label": u.label, "wall_seconds": meta["wall_seconds"]}
+        metas.append(meta)
+    _check_publishable(cfg, len(units), missing, partial, cache_dir)
+    index[entry_name(cfg.notebook, profile)] = _entry(cfg, profile, code, entries, metas, len(units))
+    _write_index(archive_dir, index)
+    _drop_unindexed(archive_dir, index)
+    return index[entry_name(cfg.notebook, profile)]
+
+
+def _check_publishable(cfg: ExperimentConfig, n: int, missing: int, partial: bool, cache_dir: Path) -> None:
+    if missing == n or (missing and not partial):
+        raise ConfigError(
+            f"publish {cfg.notebook}: {missing} of {n} units are in neither the cache {cache_dir} nor the archive; "
+            f"compute them first (python -m lossdyn sweep {cfg.notebook} --profile ...)"
+            + ("" if missing == n else ", or publish what is there with --partial")
+        )
+
+
+def _entry(
+    cfg: ExperimentConfig, profile: str, code: str, units: dict[str, Any], metas: list[dict[str, Any]], n: int
+) -> dict[str, Any]:
+    """A notebook's index entry: its config, compute closure, units and their provenance."""
+    return {
         "notebook": cfg.notebook,
         "profile": profile,
         "config": cfg.to_dict(),
         "code": code,
-        "units": entries,
-        "compute_seconds": round(seconds, 3),
+        "units": units,
+        "grid_units": n,
+        "complete": len(units) == n,
+        "compute_seconds": round(sum(float(u["wall_seconds"]) for u in units.values()), 3),
         "devices": sorted({m.get("device", "?") for m in metas}),
         "machines": sorted({_machine(m) for m in metas}),
         "cpus": sorted({str(m.get("cpu")) for m in metas}),
@@ -162,11 +194,11 @@ def publish(cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path, *, profil
         "computed": [min(m.get("created", "") for m in metas), max(m.get("created", "") for m in metas)],
         "published": _now(),
     }
-    index = read_index(archive_dir)
-    index[entry_name(cfg.notebook, profile)] = entry
-    _write_index(archive_dir, index)
-    _drop_unindexed(archive_dir, index)
-    return entry
+
+
+def indexed_units(archive_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every archived unit by its device-free key (:func:`neutral_key`): ``{"key", "label", "wall_seconds"}``."""
+    return {n: e for entry in read_index(archive_dir).values() for n, e in entry["units"].items()}
 
 
 def _drop_unindexed(archive_dir: Path, index: dict[str, Any]) -> None:
@@ -235,7 +267,7 @@ def archived_counts(cfg: ExperimentConfig, archive_dir: Path) -> tuple[int, int]
     plan = plan_for(cfg)
     code = code_hash(plan)
     units = distinct_units(plan, unit_keys(plan, device_type(cfg), code))
-    indexed = {n for entry in read_index(archive_dir).values() for n in entry["units"]}
+    indexed = indexed_units(archive_dir)
     return sum(neutral_key(u, code) in indexed for u in units), len(units)
 
 

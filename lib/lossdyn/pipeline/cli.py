@@ -21,6 +21,7 @@ from typing import Any
 from lossdyn.pipeline.config import ConfigError
 from lossdyn.pipeline.measured import record_sweep
 from lossdyn.pipeline.paths import find_root
+from lossdyn.pipeline.progress import Interrupted
 from lossdyn.pipeline.runner import (
     BUILD_PROFILES,
     COST_FACTOR,
@@ -109,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
         "publish", help="copy notebooks' computed units of a profile (default paper) into the archive results/paper/"
     )
     pub.add_argument("notebook", nargs="*", help="notebook names (default: every notebook)")
+    pub.add_argument(
+        "--partial",
+        action="store_true",
+        help="publish the units computed so far when some are still missing (the page stays quick until all are)",
+    )
     _common(pub)
     pub.set_defaults(profile="paper")
     v = sub.add_parser("verify", help="recompute a sample of archived units and compare them with the archive")
@@ -162,7 +168,7 @@ def _sweep_one(args: argparse.Namespace, job: Any, overrides: dict) -> int:
         n, cached, payloads = sweep_tasks(cfg, cache_root())
         damaged = damaged_units(cfg, cache_root())
         print(
-            f"{cfg.notebook}: {n} units, {cached} cached, {n - cached} to compute in {len(payloads)} tasks "
+            f"{cfg.notebook}: {n} units, {cached} cached or archived, {n - cached} to compute in {len(payloads)} tasks "
             f"(cache: {cache_root()})" + (f"; {len(damaged)} damaged entries among them" if damaged else "")
         )
         for line in damaged:
@@ -172,7 +178,13 @@ def _sweep_one(args: argparse.Namespace, job: Any, overrides: dict) -> int:
         return 0
     if not args.scheduler:  # workers on this machine: its device and memory (a sweep is meant to be long)
         preflight([job], yes=True)
-    report = sweep(cfg, scheduler=args.scheduler, n_workers=args.workers, retries=args.retries)
+    try:
+        report = sweep(cfg, scheduler=args.scheduler, n_workers=args.workers, retries=args.retries)
+    except Interrupted as stopped:  # what this sweep finished counts: the next one resumes the grid
+        part = getattr(stopped, "report", None)
+        if part is not None and part.computed and args.profile == "paper":
+            record_sweep(part, cfg, overrides, find_root(), interrupted=True)
+        raise
     print(report.summary())
     if report.ok and report.computed and args.profile == "paper":
         record_sweep(report, cfg, overrides, find_root())
@@ -194,8 +206,9 @@ def _publish(args: argparse.Namespace, overrides: dict) -> int:
     archive = archive_root()
     for name in args.notebook or known:
         job = plan_jobs(profile=args.profile, only=[name], overrides=overrides)[0]
-        entry = publish(job.cfg, cache_root(), archive, profile=args.profile)
-        print(f"{name}: {len(entry['units'])} units archived ({entry['compute_seconds']:.0f} s of compute)")
+        entry = publish(job.cfg, cache_root(), archive, profile=args.profile, partial=args.partial)
+        of = "" if entry["complete"] else f" of {entry['grid_units']} (partial)"
+        print(f"{name}: {len(entry['units'])}{of} units archived ({entry['compute_seconds']:.0f} s of compute)")
     size = archive_bytes(archive)
     print(f"archive {archive}: {size / 2**20:.1f} MiB of {MAX_BYTES / 2**20:.0f} MiB")
     return 0 if size <= MAX_BYTES else 1

@@ -1,8 +1,9 @@
 """Measurements about the runs themselves, committed under ``book/measured/``: machine, versions, wall times.
 
 ``paper_profile_runs.json`` records the last ``python -m lossdyn build --profile paper`` run of each
-notebook that computed something, ``sweeps.json`` the last paper-profile sweep that computed units;
-the status page (:mod:`lossdyn.pipeline.pages`) shows both.
+notebook that computed something, ``sweeps.json`` the last paper-profile sweep that computed units (a
+grid computed by several resumed sweeps, on one machine or several, adds their times up); the status
+page (:mod:`lossdyn.pipeline.pages`) shows both.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lossdyn.pipeline.cache import device_type
+from lossdyn.pipeline.cache import code_hash, device_type
 from lossdyn.pipeline.config import ExperimentConfig
 from lossdyn.pipeline.device import cpu_model
 from lossdyn.pipeline.paths import figure_dir
+from lossdyn.pipeline.units import plan_for
 
 __all__ = [
     "machine_line",
@@ -103,26 +105,44 @@ def record_paper_run(name: str, seconds: float, overrides: Mapping[str, Any], ro
     _update(root, "paper_profile_runs", name, record)
 
 
-def record_sweep(report: Any, cfg: ExperimentConfig, overrides: Mapping[str, Any], root: Path) -> None:
-    """Record a paper-profile sweep (:class:`lossdyn.pipeline.sweep.SweepReport`) that computed units."""
-    local = report.scheduler.startswith("LocalCluster")
-    record = {
+def record_sweep(
+    report: Any, cfg: ExperimentConfig, overrides: Mapping[str, Any], root: Path, *, interrupted: bool = False
+) -> None:
+    """Record a paper-profile sweep (:class:`lossdyn.pipeline.sweep.SweepReport`) that computed units, also
+    one stopped by Ctrl-C (``interrupted``). A sweep that resumes a grid the last recorded sweep left
+    incomplete (same overrides and compute closure, on this machine or another) adds to that record: wall,
+    compute and CPU times and units computed are summed over the sweeps, each listed in ``pieces``."""
+    code = code_hash(plan_for(cfg))
+    piece = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "wall_seconds": round(report.wall_seconds, 1),
         "compute_seconds": round(report.compute_seconds, 1),
         "cpu_seconds": round(report.cpu_seconds, 1),
+        "computed": report.computed,
+        "machine": machine_line(),
+        "interrupted": interrupted,
+    }
+    prev = read_measured(root, "sweeps").get(cfg.notebook, {})
+    resumes = prev and not prev.get("grid_complete") and prev.get("code") == code
+    resumes = resumes and prev.get("overrides") == dict(overrides)
+    pieces = [*prev.get("pieces", []), piece] if resumes else [piece]
+    record = {
+        "date": piece["date"],
+        **{k: round(sum(p[k] for p in pieces), 1) for k in ("wall_seconds", "compute_seconds", "cpu_seconds")},
         "model_steps": report.model_steps,
         "grid_compute_seconds": round(report.grid_seconds, 1),
         "grid_complete": report.grid_complete,
         "units": report.units,
-        "cached_before": report.cached,
-        "computed": report.computed,
-        "tasks": report.tasks,
+        "cached_before": prev["cached_before"] if resumes else report.cached,
+        "computed": sum(p["computed"] for p in pieces),
+        "tasks": report.tasks + (prev["tasks"] if resumes else 0),
         "workers": report.workers,
-        "cluster": "LocalCluster, 1 thread each" if local else "external cluster",
-        "retried": len(report.retried),
+        "cluster": "LocalCluster, 1 thread each" if report.scheduler.startswith("LocalCluster") else "external cluster",
+        "retried": len(report.retried) + (prev["retried"] if resumes else 0),
         "device": device_type(cfg),
         "machine": machine_line(),
         "overrides": dict(overrides),
+        "code": code,
+        "pieces": pieces,
     }
     _update(root, "sweeps", cfg.notebook, record)

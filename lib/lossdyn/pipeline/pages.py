@@ -329,7 +329,7 @@ def _measured_rows(root: Path) -> tuple[str, str]:
     ]
     records = {name: r for name, r in read_measured(root, "sweeps").items() if name in built}
     sweeps = [
-        f"| {{doc}}`{name} <{name}>` | {r['wall_seconds']:.0f} s | {_grid(r)} | "
+        f"| {{doc}}`{name} <{name}>` | {_sweep_wall(r)} | {_grid(r)} | "
         f"{_cpu(r)} | {_steps(r)} | {r['computed']} of {r['units']} in {r['tasks']} tasks | "
         f"{r['workers']} × {_md(r['cluster'])} | {_md(r['machine'])} | {r['date']} |"
         for name, r in records.items()
@@ -340,6 +340,16 @@ def _measured_rows(root: Path) -> tuple[str, str]:
         sweeps.append(f"| **total** | **{_hours(wall)}** | {_hours(grid)} | | | | | | |")
     none = "| (none recorded yet) |"
     return "\n".join(paper) or none + " |" * 4, "\n".join(sweeps) or none + " |" * 8
+
+
+def _sweep_wall(r: Mapping[str, Any]) -> str:
+    """A sweep record's wall time, with how many sweeps computed it and whether its grid is still incomplete."""
+    n = len(r.get("pieces", [])) or 1
+    return (
+        f"{r['wall_seconds']:.0f} s"
+        + (f" ({n} sweeps)" if n > 1 else "")
+        + ("" if r.get("grid_complete", True) else ", grid incomplete")
+    )
 
 
 def _grid(r: Mapping[str, Any]) -> str:
@@ -385,9 +395,11 @@ in `book/measured/paper_profile_runs.json` (committed with the code that produce
 ## Paper profile: measured sweeps
 
 Wall times of the last `python -m lossdyn sweep NOTEBOOK --profile paper` that computed units, as
-recorded in `book/measured/sweeps.json`; *compute* is the compute time of every unit of the grid as
-recorded when it was computed (several resumed sweeps add up), *CPU* the last sweep's process CPU
-time summed over workers; *network-steps* the optimizer steps summed over the grid's networks.
+recorded in `book/measured/sweeps.json`; a grid computed by several resumed sweeps (stopped with
+Ctrl-C, published with `publish --partial`, resumed on this machine or another) adds their wall
+and CPU times up. *compute* is the compute time of every unit of the grid as recorded when it was
+computed, *CPU* the sweeps' process CPU time summed over workers; *network-steps* the optimizer
+steps summed over the grid's networks.
 
 | notebook | wall time | compute | CPU | network-steps | units computed | workers | machine | date |
 |---|---|---|---|---|---|---|---|---|

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lossdyn.pipeline.archive import archive_root, indexed_units, neutral_key
 from lossdyn.pipeline.cache import (
     cache_root,
     check_writable,
@@ -98,8 +99,9 @@ class SweepReport:
 
     def summary(self) -> str:
         lines = [
-            f"{self.notebook}: {self.units} units, {self.cached} already cached, {self.computed} computed in "
-            f"{self.tasks} tasks on {self.workers} workers ({self.scheduler or 'nothing to compute'})",
+            f"{self.notebook}: {self.units} units, {self.cached} already cached or archived, "
+            f"{self.computed} computed in {self.tasks} tasks on {self.workers} workers "
+            f"({self.scheduler or 'nothing to compute'})",
             f"wall {self.wall_seconds:.1f} s, compute {self.compute_seconds:.1f} s (CPU {self.cpu_seconds:.1f} s) "
             "summed over tasks; "
             f"cache: {self.cache_dir}",
@@ -203,15 +205,21 @@ def check_scheduler(address: str, timeout: float = CONNECT_SECONDS) -> None:
         ) from None
 
 
-def sweep_tasks(cfg: ExperimentConfig, cache_dir: Path) -> tuple[int, int, list[dict[str, Any]]]:
-    """(units in the grid, units already cached, one payload per task for the missing ones).
+def sweep_tasks(
+    cfg: ExperimentConfig, cache_dir: Path, archive_dir: Path | None = None
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """(units in the grid, units already cached or archived, one payload per task for the missing ones).
 
-    A damaged entry (:func:`lossdyn.pipeline.cache.damage`) counts as missing."""
+    A unit the published archive holds (``archive_dir``, default ``results/paper/``; same fields and
+    compute closure, whatever device computed it) is not computed again: a sweep stopped on one machine
+    and published with ``publish --partial`` resumes on another. A damaged entry
+    (:func:`lossdyn.pipeline.cache.damage`) counts as missing."""
     plan = plan_for(cfg)
     dev, code = device_type(cfg), code_hash(plan)
     keys = unit_keys(plan, dev, code)
     unique = distinct_units(plan, keys)
-    missing = [u for u in unique if not is_stored(keys[id(u)], cache_dir)]
+    archived = indexed_units(archive_root() if archive_dir is None else archive_dir)
+    missing = [u for u in unique if neutral_key(u, code) not in archived and not is_stored(keys[id(u)], cache_dir)]
     payloads = [
         {
             "notebook": cfg.notebook,
@@ -299,20 +307,31 @@ def sweep(
                 _run_tasks(client, cfg, payloads, report, retries=retries, log=log)
     except KeyboardInterrupt:  # the cluster is closed by now: count what its workers stored
         n, cached, _ = sweep_tasks(cfg, root_dir)
-        raise Interrupted(
+        stopped = Interrupted(
             f"sweep {cfg.notebook} stopped by Ctrl-C: {cached - n_cached} units computed and stored by this sweep, "
             f"{n - cached} still to compute; the same command computes only those"
-        ) from None
+        )
+        report.wall_seconds = time.perf_counter() - start
+        report.computed = cached - n_cached
+        report.grid_seconds, report.grid_complete = grid_seconds(plan, keys, root_dir)
+        stopped.report = report  # what this piece of the grid cost, for book/measured/sweeps.json
+        raise stopped from None
     report.wall_seconds = time.perf_counter() - start
     report.grid_seconds, report.grid_complete = grid_seconds(plan, keys, root_dir)
     return report
 
 
 def grid_seconds(plan: Any, keys: dict[int, str], root_dir: Path) -> tuple[float, bool]:
-    """(compute seconds summed over the grid's stored units, as their ``meta.json`` recorded them; whether
-    every unit is stored): a grid's cost even when several resumed sweeps computed it."""
+    """(compute seconds summed over the grid's stored units, as their ``meta.json`` recorded them, in the
+    cache or in the archive; whether every unit is stored): a grid's cost even when several resumed sweeps
+    computed it."""
     total, complete = 0.0, True
+    code = code_hash(plan)
+    archived = indexed_units(archive_root())
     for u in distinct_units(plan, keys):
+        if neutral_key(u, code) in archived and not is_stored(keys[id(u)], root_dir):
+            total += float(archived[neutral_key(u, code)]["wall_seconds"])
+            continue
         meta = unit_entry(keys[id(u)], root_dir) / "meta.json"
         if not meta.is_file():
             complete = False
