@@ -343,12 +343,12 @@ def finish(cfg: Config, results: list[dict[str, Any]]) -> Result:
 
 def estimate(cfg: Config) -> Cost:
     """Wall time and peak memory of one run (the figure contract's optional ``estimate``): the ensembles of
-    :func:`jobs` trained as a serial run trains them (:func:`lossdyn.pipeline.figures.ensemble_cost`); a chunk
-    costs 7.0e-5 s per step besides its networks (onset detection), fitted with the trainer before its fused
-    step (H = 10 and H = 300 runs, three η, 2 networks each, 21 000 steps in all: 1.7 s and 8.6 s on the
-    project's 2-core CPU); chunks of :func:`~lossdyn.dynamical.ensemble.cpu_chunk` networks.
+    :func:`jobs` trained as a serial run trains them (:func:`lossdyn.pipeline.figures.ensemble_cost`), chunks of
+    :func:`~lossdyn.dynamical.ensemble.cpu_chunk` networks, with no per-chunk term (onset detection is folded
+    into the fused step): 2,890 s for the paper profile, whose sweep took 2,787 s of wall and 5,558 s of compute
+    on the project's 2-core CPU (book/measured/sweeps.json).
     """
-    return ensemble_cost(jobs(cfg), chunk=cpu_chunk, workers=cfg.workers, per_chunk_step=7.0e-5, overhead=6.0)
+    return ensemble_cost(jobs(cfg), chunk=cpu_chunk, workers=cfg.workers, per_chunk_step=0.0, overhead=6.0)
 
 
 def plan(cfg: Config) -> EnsemblePlan:
